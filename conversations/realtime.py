@@ -1,0 +1,58 @@
+"""The one gateway for live events: everything that reaches a websocket goes through here.
+
+Events are sent after the transaction commits, so a socket never announces a change that
+was rolled back, and a client that hears of a change can read it over REST at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+
+from conversations.event_schema import validate_event
+
+logger = logging.getLogger(__name__)
+
+# The message type that consumers handle: ``{"type": DELIVERY_TYPE, "event": {...}}``.
+DELIVERY_TYPE = "live.event"
+
+
+def inbox_group(inbox_id: int) -> str:
+    """Agents allowed to see the inbox's conversations."""
+    return f"inbox.{inbox_id}"
+
+
+def user_group(user_id: int) -> str:
+    """One agent's own events (notifications, presence requests)."""
+    return f"user.{user_id}"
+
+
+def visitor_group(conversation_id: int) -> str:
+    """The customer's side of a conversation (the web chat widget): never private notes."""
+    return f"visitor.{conversation_id}"
+
+
+def send_event_on_commit(event: dict[str, Any], *, groups: list[str]) -> None:
+    """Queue ``event`` for the given groups, delivered once the current transaction commits."""
+    if getattr(settings, "VALIDATE_LIVE_EVENTS", settings.DEBUG):
+        validate_event(event)
+    if not groups:
+        return
+    transaction.on_commit(lambda: _deliver(event, groups), robust=True)
+
+
+def _deliver(event: dict[str, Any], groups: list[str]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group in groups:
+        try:
+            async_to_sync(layer.group_send)(group, {"type": DELIVERY_TYPE, "event": event})
+        except Exception:
+            # The database is the record: a lost push is caught up by the client's resync.
+            logger.exception("live event %s to %s was not delivered", event.get("type"), group)
