@@ -22,7 +22,9 @@ class CSATResponse(models.Model):
     resolution_event = models.OneToOneField(
         ConversationEvent, on_delete=models.PROTECT, related_name="csat", help_text="One survey per resolution."
     )
-    agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="csat_responses")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="csat_responses"
+    )
     token = models.CharField(max_length=64, unique=True, default=_token, editable=False)
     rating = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]

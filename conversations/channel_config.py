@@ -62,14 +62,14 @@ CONFIG_TYPES: dict[str, type[Any]] = {
 
 
 def _check_type(name: str, value: Any, expected: Any) -> None:
-    origin = {"list[str]": list, "str": str, "int": int, "bool": bool}.get(str(expected), None)
+    origin = {"list[str]": list, "str": str, "int": int, "bool": bool}.get(str(expected))
     if origin is None:
         return
     if origin is int and isinstance(value, bool):
         raise ConfigError(f"{name} must be a whole number")
     if not isinstance(value, origin):
         raise ConfigError(f"{name} must be {'a list' if origin is list else 'a ' + origin.__name__}")
-    if origin is list and not all(isinstance(item, str) for item in value):
+    if isinstance(value, list) and not all(isinstance(item, str) for item in value):
         raise ConfigError(f"{name} must be a list of strings")
 
 
@@ -106,9 +106,16 @@ def validate(kind: str, data: dict[str, Any]) -> dict[str, Any]:
             if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path not in ("", "/"):
                 raise ConfigError(f"allowed origin {origin!r} must look like https://www.example.com")
         cleaned["allowed_origins"] = [origin.rstrip("/").lower() for origin in config.allowed_origins]
-    if isinstance(config, ApiConfig) and config.outbound_url:
-        if urlparse(config.outbound_url).scheme not in ("http", "https"):
-            raise ConfigError("outbound_url must be an http(s) URL")
+    if (
+        isinstance(config, ApiConfig)
+        and config.outbound_url
+        and urlparse(config.outbound_url).scheme
+        not in (
+            "http",
+            "https",
+        )
+    ):
+        raise ConfigError("outbound_url must be an http(s) URL")
     if isinstance(config, EmailConfig):
         for port_name in ("imap_port", "smtp_port"):
             if not 0 < getattr(config, port_name) < 65536:

@@ -18,9 +18,23 @@ _nullable_time: dict[str, Any] = {"type": ["string", "null"]}
 CONVERSATION: dict[str, Any] = {
     "type": "object",
     "required": [
-        "id", "inbox_id", "channel", "contact_id", "contact_name", "status", "handler", "priority",
-        "assignee_id", "team_id", "tags", "topic", "snoozed_until", "last_message_at",
-        "last_message_preview", "message_count", "updated_at",
+        "id",
+        "inbox_id",
+        "channel",
+        "contact_id",
+        "contact_name",
+        "status",
+        "handler",
+        "priority",
+        "assignee_id",
+        "team_id",
+        "tags",
+        "topic",
+        "snoozed_until",
+        "last_message_at",
+        "last_message_preview",
+        "message_count",
+        "updated_at",
     ],
     "properties": {
         "id": {"type": "integer"},
@@ -47,8 +61,17 @@ CONVERSATION: dict[str, Any] = {
 MESSAGE: dict[str, Any] = {
     "type": "object",
     "required": [
-        "id", "conversation_id", "direction", "sender_kind", "sender_name", "is_private_note", "body",
-        "delivery_status", "confidence", "created_at", "attachments",
+        "id",
+        "conversation_id",
+        "direction",
+        "sender_kind",
+        "sender_name",
+        "is_private_note",
+        "body",
+        "delivery_status",
+        "confidence",
+        "created_at",
+        "attachments",
     ],
     "properties": {
         "id": {"type": "integer"},
@@ -143,7 +166,11 @@ EVENT_SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "presence": _event(
         "presence",
-        {"user_id": {"type": "integer"}, "name": {"type": "string"}, "availability": {"enum": ["online", "busy", "offline"]}},
+        {
+            "user_id": {"type": "integer"},
+            "name": {"type": "string"},
+            "availability": {"enum": ["online", "busy", "offline"]},
+        },
     ),
     "conversation.viewers": _event(
         "conversation.viewers",

@@ -174,7 +174,9 @@ class Team(models.Model):
     reassign_after_minutes = models.PositiveIntegerField(
         null=True, blank=True, help_text="Hand a conversation back to routing when its assignee has not replied."
     )
-    supervisors = models.ManyToManyField(User, blank=True, related_name="supervised_teams")
+    supervisors: models.ManyToManyField[Any, Any] = models.ManyToManyField(
+        User, blank=True, related_name="supervised_teams"
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -271,14 +273,15 @@ class BusinessHours(models.Model):
                 raise ValidationError({"schedule": f"Weekday {day!r} is not 1 (Monday) to 7 (Sunday)."})
             for interval in intervals if isinstance(intervals, list) else [None]:
                 if not (isinstance(interval, list) and len(interval) == 2):
-                    raise ValidationError({"schedule": f"Day {day}: each interval is [\"HH:MM\", \"HH:MM\"]."})
+                    raise ValidationError({"schedule": f'Day {day}: each interval is ["HH:MM", "HH:MM"].'})
                 try:
                     start, end = (datetime.strptime(value, "%H:%M").time() for value in interval)
                 except (TypeError, ValueError):
                     raise ValidationError({"schedule": f"Day {day}: times must be HH:MM, got {interval}."}) from None
                 if start >= end:
                     raise ValidationError({"schedule": f"Day {day}: {interval[0]} is not before {interval[1]}."})
-        for holiday in self.holidays if isinstance(self.holidays, list) else [None]:
+        holidays: list[Any] = self.holidays if isinstance(self.holidays, list) else [None]
+        for holiday in holidays:
             try:
                 datetime.strptime(holiday, "%Y-%m-%d")
             except (TypeError, ValueError):
@@ -327,7 +330,7 @@ class Inbox(models.Model):
     credentials = models.JSONField(default=dict, blank=True, help_text="Secrets (passwords, tokens); never listed.")
     webhook_token = models.CharField(max_length=64, unique=True, default=_token, editable=False)
     widget_secret = models.CharField(max_length=64, default=_token, editable=False)
-    members = models.ManyToManyField(User, blank=True, related_name="inboxes")
+    members: models.ManyToManyField[Any, Any] = models.ManyToManyField(User, blank=True, related_name="inboxes")
     default_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     business_hours = models.ForeignKey(BusinessHours, null=True, blank=True, on_delete=models.SET_NULL)
     sla_policy = models.ForeignKey(SLAPolicy, null=True, blank=True, on_delete=models.SET_NULL)
@@ -422,15 +425,15 @@ class ChannelIdentity(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.value}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.value = identities.normalize(self.kind, self.value)
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         try:
             self.value = identities.normalize(self.kind, self.value)
         except identities.InvalidIdentity as exc:
             raise ValidationError({"value": str(exc)}) from None
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.value = identities.normalize(self.kind, self.value)
-        super().save(*args, **kwargs)
 
 
 # --- Conversations ---------------------------------------------------------------------------
@@ -514,9 +517,7 @@ class Conversation(models.Model):
             models.Index(fields=["-created_at"], name="conv_created_idx"),
             models.Index(fields=["contact", "inbox", "-last_message_at"], name="conv_contact_inbox_idx"),
             # Timers: only rows still waiting for something are indexed.
-            models.Index(
-                fields=["snoozed_until"], name="conv_snoozed_idx", condition=Q(snoozed_until__isnull=False)
-            ),
+            models.Index(fields=["snoozed_until"], name="conv_snoozed_idx", condition=Q(snoozed_until__isnull=False)),
             models.Index(fields=["last_message_at"], name="conv_active_idle_idx", condition=Q(status="active")),
             models.Index(fields=["resolved_at"], name="conv_resolved_idx", condition=Q(status="resolved")),
         ]
@@ -608,6 +609,9 @@ class ConversationRead(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "conversation"], name="read_unique_user_conv")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read #{self.conversation_id} at {self.last_read_at:%Y-%m-%d %H:%M}"
 
 
 class ConversationEvent(models.Model):
@@ -714,7 +718,7 @@ class WebhookSubscription(models.Model):
 
     url = models.URLField(max_length=500)
     description = models.CharField(max_length=200, blank=True)
-    event_types = models.JSONField(default=list, help_text="Event types to send, e.g. [\"message.created\"].")
+    event_types = models.JSONField(default=list, help_text='Event types to send, e.g. ["message.created"].')
     secret = models.CharField(max_length=64, default=_token, editable=False)
     is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

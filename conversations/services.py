@@ -100,9 +100,7 @@ def _record(
 def _lock(conversation: Conversation) -> Conversation:
     """Lock the conversation's row and read it afresh (callers may hold a stale copy)."""
     return (
-        Conversation.objects.select_for_update(of=("self",))
-        .select_related("inbox", "contact")
-        .get(pk=conversation.pk)
+        Conversation.objects.select_for_update(of=("self",)).select_related("inbox", "contact").get(pk=conversation.pk)
     )
 
 
@@ -148,7 +146,9 @@ def _set_status(conversation: Conversation, status: str, *, actor: Any, now: dat
         conversation.resolved_at = None
         conversation.resolved_by = None
         changed += ["resolved_at", "resolved_by"]
-    _record(conversation, EventKind.STATUS, actor=actor, data={"from": previous, "to": status, "reason": reason}, at=now)
+    _record(
+        conversation, EventKind.STATUS, actor=actor, data={"from": previous, "to": status, "reason": reason}, at=now
+    )
     return changed
 
 
@@ -287,9 +287,7 @@ def contact_merge(*, source: Contact, target: Contact, actor: Any) -> Contact:
             )
             conversation.updated_at = now
             _broadcast_conversation(conversation, changes=["contact"])
-        inbox_ids = set(
-            Conversation.objects.filter(contact=target).values_list("inbox_id", flat=True).distinct()
-        )
+        inbox_ids = set(Conversation.objects.filter(contact=target).values_list("inbox_id", flat=True).distinct())
         event = {"type": "contact.updated", "contact": {"id": target.pk, "name": target.name}, "merged_from": source.pk}
         send_event_on_commit(event, groups=[inbox_group(i) for i in sorted(inbox_ids)])
     return target
@@ -375,9 +373,10 @@ def _receive(
         contact = Contact.objects.select_for_update().get(pk=contact.pk)
         if contact.merged_into_id is not None:  # an identity left behind by a merge in flight
             contact = Contact.objects.select_for_update().get(pk=contact.merged_into_id)
-        if channel_message_id is not None and Message.objects.filter(
-            inbox=inbox, channel_message_id=channel_message_id
-        ).exists():
+        if (
+            channel_message_id is not None
+            and Message.objects.filter(inbox=inbox, channel_message_id=channel_message_id).exists()
+        ):
             raise _DuplicateDelivery
         if contact_name and not contact.name:
             contact.name = contact_name.strip()[:200]
@@ -388,7 +387,9 @@ def _receive(
         if thread is not None and thread.contact_id == contact.pk and thread.inbox_id == inbox.pk:
             conversation = thread
         elif not start_new_conversation:
-            conversation = Conversation.objects.filter(contact=contact, inbox=inbox).order_by("-last_message_at").first()
+            conversation = (
+                Conversation.objects.filter(contact=contact, inbox=inbox).order_by("-last_message_at").first()
+            )
         created = conversation is None
         if conversation is None:
             conversation = Conversation.objects.create(
@@ -407,7 +408,9 @@ def _receive(
             if conversation.handler == Handler.HUMAN:
                 conversation.handed_off_at = now
                 conversation.save(update_fields=["handed_off_at"])
-            _record(conversation, EventKind.CREATED, actor_kind=SenderKind.CONTACT, data={"channel": inbox.kind}, at=now)
+            _record(
+                conversation, EventKind.CREATED, actor_kind=SenderKind.CONTACT, data={"channel": inbox.kind}, at=now
+            )
         conversation = _lock(conversation)
 
         try:
@@ -503,7 +506,9 @@ def message_send_reply(
     with transaction.atomic():
         conversation = _lock(conversation)
         _check_assignable(conversation, author)
-        message = _new_outbound(conversation, body=body, sender_kind=SenderKind.AGENT, author=author, private=False, now=now)
+        message = _new_outbound(
+            conversation, body=body, sender_kind=SenderKind.AGENT, author=author, private=False, now=now
+        )
         _store_attachments(message, attachments)
         changed = _append_message(conversation, message, now=now)
         changed += _hand_to_human(conversation, actor=author, now=now, reason="agent_replied")
@@ -533,7 +538,9 @@ def note_add(*, conversation: Conversation, author: Any, body: str) -> Message:
     with transaction.atomic():
         conversation = _lock(conversation)
         _check_assignable(conversation, author)
-        message = _new_outbound(conversation, body=body, sender_kind=SenderKind.AGENT, author=author, private=True, now=now)
+        message = _new_outbound(
+            conversation, body=body, sender_kind=SenderKind.AGENT, author=author, private=True, now=now
+        )
         _record(conversation, EventKind.NOTE, actor=author, message=message, at=now)
         _save(conversation, [], now=now)
         _broadcast_message(message, conversation)
@@ -561,9 +568,9 @@ def message_update_delivery_status(
     if channel_message_id:
         fields["channel_message_id"] = channel_message_id
     with transaction.atomic():
-        updated = Message.objects.filter(pk=message.pk, delivery_status__in=behind, direction=Direction.OUTBOUND).update(
-            **fields
-        )
+        updated = Message.objects.filter(
+            pk=message.pk, delivery_status__in=behind, direction=Direction.OUTBOUND
+        ).update(**fields)
         if not updated:
             return False
         message = Message.objects.select_related("conversation").get(pk=message.pk)
@@ -637,7 +644,9 @@ def conversation_transfer(
             at=now,
         )
         if note.strip() and actor is not None:
-            message = _new_outbound(conversation, body=note.strip(), sender_kind=SenderKind.AGENT, author=actor, private=True, now=now)
+            message = _new_outbound(
+                conversation, body=note.strip(), sender_kind=SenderKind.AGENT, author=actor, private=True, now=now
+            )
             _record(conversation, EventKind.NOTE, actor=actor, message=message, at=now)
             _broadcast_message(message, conversation)
         _save(conversation, changed, now=now)
@@ -651,7 +660,9 @@ def conversation_set_status(*, conversation: Conversation, status: str, actor: A
     now = timezone.now()
     with transaction.atomic():
         conversation = _lock(conversation)
-        changed = _set_status(conversation, status, actor=actor, now=now, reason=reason or ("agent" if actor else "timer"))
+        changed = _set_status(
+            conversation, status, actor=actor, now=now, reason=reason or ("agent" if actor else "timer")
+        )
         if changed:
             _save(conversation, changed, now=now)
             _broadcast_conversation(conversation, changes=changed)

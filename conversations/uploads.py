@@ -14,10 +14,10 @@ def safe_filename(name: str, *, default: str = "attachment") -> str:
     name = unicodedata.normalize("NFKC", name)
     # Drop control, format (zero-width, bidi overrides) and other invisible characters.
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] not in ("C", "Z") or ch == " ")
-    name = _UNSAFE.sub("_", name).strip(" .")
+    name = _UNSAFE.sub("_", name).strip(" .")  # no hidden files, no trailing dots
     name = re.sub(r"_+", "_", name)
-    if not name or name.startswith("."):
-        name = f"{default}{name}" if name else default
+    if not name:
+        name = default
     stem, dot, ext = name.rpartition(".")
     if dot and len(name) > 150:
         name = f"{stem[: 150 - len(ext) - 1]}.{ext[:20]}"

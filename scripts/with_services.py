@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
-PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/inbox")
+# A database name per run, so that several runs on one machine never share pytest's test database.
+PG_URL = os.environ.get("TEST_POSTGRES_URL", f"postgres://postgres@127.0.0.1:5432/inbox_run{os.getpid()}")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
@@ -69,7 +70,7 @@ def main() -> int:
             "services: " + "; ".join(problems) + " -- running on SQLite; tests that need them are SKIPPED",
             file=sys.stderr,
         )
-    os.execvpe(sys.argv[1], sys.argv[1:], env)
+    os.execvpe(sys.argv[1], sys.argv[1:], env)  # noqa: S606  (runs the given test command)
 
 
 if __name__ == "__main__":
