@@ -10,6 +10,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from analytics.models import CSATResponse
+from core.models import WorkerHeartbeat
 from conversations import models as m
 from routing.models import KnowledgeArticle, RoutingRule
 
@@ -237,3 +238,11 @@ class CSATResponseFactory(factory.django.DjangoModelFactory):
         )
     )
     rating = 5
+
+
+class WorkerHeartbeatFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WorkerHeartbeat
+
+    name = factory.Sequence(lambda n: f"worker-{n}")
+    last_seen_at = factory.LazyFunction(timezone.now)

@@ -98,9 +98,21 @@ def test_embedded_mode_makes_and_keeps_its_own_secret_key(tmp_path):
     ],
 )
 def test_each_integration_check_says_what_is_missing(tmp_path, env, check_id, names):
-    result = run_manage(tmp_path, "check", **env)
+    result = run_manage(tmp_path, "check", "--deploy", **env)
     output = result.stdout + result.stderr
     assert check_id in output and names in output
+
+
+def test_an_unconfigured_integration_keeps_ordinary_commands_quiet(tmp_path):
+    result = run_manage(tmp_path, "check")
+    assert result.returncode == 0
+    assert "no issues" in result.stdout and "inbox.I00" not in result.stdout + result.stderr
+
+
+def test_a_half_configured_integration_is_an_error_at_every_start(tmp_path):
+    result = run_manage(tmp_path, "check", TWILIO_AUTH_TOKEN="t" * 32)
+    assert result.returncode != 0
+    assert "TWILIO_ACCOUNT_SID is missing" in result.stderr
 
 
 def test_production_over_plain_http_is_flagged_by_check_deploy(tmp_path):
