@@ -8,18 +8,22 @@ PYTEST_ARGS ?=
 
 .PHONY: run test test-fast test-slow lint typecheck format install install-dev migrate seed clean
 
+UV_VERSION := 0.13.8
+# uv installs the pinned requirements several times faster than pip; pip is the fallback.
+PIP_INSTALL = $(VENV)/bin/uv pip install --quiet --python $(PY) -r $(1) || $(PY) -m pip install --quiet -r $(1)
+
 $(VENV)/.python-ok:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.x)")'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION) || true
 	@touch $@
 
 $(VENV)/.installed: requirements.txt $(VENV)/.python-ok
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(call PIP_INSTALL,requirements.txt)
 	@touch $@
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(call PIP_INSTALL,requirements-dev.txt)
 	@touch $@
 
 install: $(VENV)/.installed
