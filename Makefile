@@ -37,7 +37,7 @@ seed: migrate
 
 ## Start the whole product in embedded mode (SQLite, in-process worker and beat).
 run: seed
-	$(PY) manage.py run_embedded --host $(HOST) --port $(PORT)
+	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} $(PY) manage.py run_embedded --host $(HOST) --port $(PORT)
 
 ## Lint, type-check and run the whole suite (PostgreSQL and Redis when present).
 test: install-dev lint typecheck

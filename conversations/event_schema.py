@@ -172,6 +172,7 @@ EVENT_SCHEMAS: dict[str, dict[str, Any]] = {
             "availability": {"enum": ["online", "busy", "offline"]},
         },
     ),
+    "worker.pong": _event("worker.pong", {"name": {"type": "string"}, "hostname": {"type": "string"}}),
     "conversation.viewers": _event(
         "conversation.viewers",
         {

@@ -8,7 +8,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from core.models import WorkerHeartbeat
-from core.tasks import record_heartbeat
+from core.tasks import worker_ping as worker_ping_task
 
 
 @require_GET
@@ -25,9 +25,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @staff_member_required
 @require_POST
 def worker_ping(request: HttpRequest) -> JsonResponse:
-    """Enqueue a heartbeat under a fresh name, so a supervisor can see a task really run."""
+    """Enqueue a ping under a fresh name, so a supervisor can see a task really run.
+
+    The worker writes a row under that name (poll ``worker-ping-status``) and sends a
+    ``worker.pong`` live event to the supervisor's own websocket group.
+    """
     name = f"ping-{secrets.token_hex(6)}"
-    transaction.on_commit(lambda: record_heartbeat.delay(name))
+    user_id = request.user.pk
+    transaction.on_commit(lambda: worker_ping_task.delay(name, user_id))
     return JsonResponse({"queued": name}, status=202)
 
 
