@@ -187,11 +187,14 @@ class EventSchemaError(ValueError):
     pass
 
 
+_VALIDATORS = {name: jsonschema.validators.validator_for(schema)(schema) for name, schema in EVENT_SCHEMAS.items()}
+
+
 def validate_event(event: dict[str, Any]) -> None:
-    schema = EVENT_SCHEMAS.get(str(event.get("type")))
-    if schema is None:
+    validator = _VALIDATORS.get(str(event.get("type")))
+    if validator is None:
         raise EventSchemaError(f"event type {event.get('type')!r} has no schema")
     try:
-        jsonschema.validate(event, schema)
+        validator.validate(event)
     except jsonschema.ValidationError as exc:
         raise EventSchemaError(f"{event['type']}: {exc.message} at {list(exc.absolute_path)}") from None

@@ -6,7 +6,10 @@ was rolled back, and a client that hears of a change can read it over REST at on
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -37,8 +40,23 @@ def visitor_group(conversation_id: int) -> str:
     return f"visitor.{conversation_id}"
 
 
+_muted: contextvars.ContextVar[bool] = contextvars.ContextVar("live_events_muted", default=False)
+
+
+@contextlib.contextmanager
+def muted() -> Iterator[None]:
+    """Send no live events inside the block: for bulk imports of history (demo data), which no one watches live."""
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
+
+
 def send_event_on_commit(event: dict[str, Any], *, groups: list[str]) -> None:
     """Queue ``event`` for the given groups, delivered once the current transaction commits."""
+    if _muted.get():
+        return
     if getattr(settings, "VALIDATE_LIVE_EVENTS", settings.DEBUG):
         validate_event(event)
     if not groups:

@@ -765,11 +765,7 @@ def conversation_take_over(*, conversation: Conversation, agent: Any) -> Convers
         _check_assignable(conversation, agent)
         if conversation.handler == Handler.HUMAN and conversation.assignee_id == agent.pk:
             return conversation
-        changed: list[str] = []
-        if conversation.handler == Handler.BOT:
-            conversation.handler = Handler.HUMAN
-            conversation.handed_off_at = now
-            changed += ["handler", "handed_off_at"]
+        changed = _hand_to_human(conversation, actor=agent, now=now, reason="taken_over")
         changed += _set_assignee(conversation, agent, actor=agent, now=now)
         _record(conversation, EventKind.TAKEN_OVER, actor=agent, data={"agent": agent.pk}, at=now)
         if "handler" in changed:

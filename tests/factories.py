@@ -10,8 +10,8 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from analytics.models import CSATResponse
-from core.models import WorkerHeartbeat
 from conversations import models as m
+from core.models import WorkerHeartbeat
 from routing.models import KnowledgeArticle, RoutingRule
 
 User = get_user_model()

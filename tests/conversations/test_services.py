@@ -444,6 +444,7 @@ def test_take_over_tells_the_customer_who_joined(inbox, agent, live_events, comm
     conversation.refresh_from_db()
     assert conversation.handler == Handler.HUMAN and conversation.assignee == agent
     assert events_of(conversation, EventKind.TAKEN_OVER)[0].actor == agent
+    assert events_of(conversation, EventKind.HANDOFF)[0].data == {"reason": "taken_over"}
     joined = conversation.messages.filter(sender_kind="system").get()
     assert joined.body == "Alice Agent has joined the conversation."
     assert not joined.is_private_note
