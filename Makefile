@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 PYTEST_ARGS ?=
+# Webhook URLs, the widget snippet and the demo login file are built from this.
+export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test test-fast test-slow lint typecheck format install install-dev migrate seed clean
 
@@ -37,7 +39,7 @@ seed: migrate
 
 ## Start the whole product in embedded mode (SQLite, in-process worker and beat).
 run: seed
-	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} $(PY) manage.py run_embedded --host $(HOST) --port $(PORT)
+	$(PY) manage.py run_embedded --host $(HOST) --port $(PORT)
 
 ## Lint, type-check and run the whole suite (PostgreSQL and Redis when present).
 test: install-dev lint typecheck

@@ -181,7 +181,7 @@ STORAGES = {
 # WhiteNoise serves static files straight from the apps, so no collectstatic step is needed to run
 # (and it need not warn that STATIC_ROOT is missing when nobody ran collectstatic).
 WHITENOISE_USE_FINDERS = True
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at")
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MAX_ATTACHMENT_BYTES = env_int("MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024, minimum=1)
