@@ -733,3 +733,45 @@ class WebhookSubscription(models.Model):
         unknown = set(self.event_types) - set(WebhookEventType.values)
         if unknown:
             raise ValidationError({"event_types": f"Unknown event types: {', '.join(sorted(unknown))}."})
+
+
+class DeliveryOutcome(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    RETRYING = "retrying", "Retrying"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or being sent) to one subscription: the integrators' delivery log."""
+
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.CharField(max_length=64, help_text="Stable id of the event; receivers deduplicate on it.")
+    event_type = models.CharField(max_length=40, choices=WebhookEventType.choices)
+    payload = models.JSONField()
+    outcome = models.CharField(max_length=10, choices=DeliveryOutcome.choices, default=DeliveryOutcome.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "event_id"], name="webhook_delivery_once_per_event")
+        ]
+        indexes = [
+            models.Index(fields=["subscription", "-created_at"], name="webhook_delivery_log_idx"),
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhook_delivery_due_idx",
+                condition=Q(outcome__in=["pending", "retrying"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} to {self.subscription_id} ({self.outcome})"

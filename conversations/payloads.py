@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conversations.models import Conversation, Message, Priority
+from conversations.models import Contact, Conversation, Message, Priority
 
 
 def _iso(value: Any) -> str | None:
@@ -59,4 +59,17 @@ def message_payload(message: Message) -> dict[str, Any]:
             {"id": a.pk, "filename": a.filename, "content_type": a.content_type, "size": a.size}
             for a in message.attachments.all()
         ],
+    }
+
+
+def contact_payload(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.pk,
+        "name": contact.name,
+        "language": contact.language,
+        "location": contact.location,
+        "segment": contact.segment,
+        "custom_attributes": contact.custom_attributes,
+        "identities": [{"kind": i.kind, "value": i.value} for i in contact.identities.all()],
+        "created_at": contact.created_at.isoformat(),
     }

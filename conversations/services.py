@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from conversations import identities
+from conversations import identities, webhooks
 from conversations.models import (
     DELIVERY_RANK,
     Attachment,
@@ -43,7 +43,7 @@ from conversations.models import (
     Tag,
     Team,
 )
-from conversations.payloads import conversation_payload, message_payload
+from conversations.payloads import contact_payload, conversation_payload, message_payload
 from conversations.realtime import inbox_group, send_event_on_commit, visitor_group
 from conversations.selectors import is_supervisor
 
@@ -112,6 +112,9 @@ def _broadcast_conversation(conversation: Conversation, *, changes: Sequence[str
         else {"type": "conversation.updated", "conversation": payload, "changes": sorted(set(changes))}
     )
     send_event_on_commit(event, groups=[inbox_group(conversation.inbox_id)])
+    webhooks.emit(event["type"], {"conversation": payload, **({} if created else {"changes": event["changes"]})})
+    if not created and "status" in changes:
+        webhooks.emit("conversation.status_changed", {"conversation": payload})
 
 
 def _broadcast_message(message: Message, conversation: Conversation) -> None:
@@ -120,6 +123,7 @@ def _broadcast_message(message: Message, conversation: Conversation) -> None:
     if message.is_customer_visible and conversation.inbox.kind == "webchat":
         groups.append(visitor_group(conversation.pk))
     send_event_on_commit(event, groups=groups)
+    webhooks.emit("message.created", {"message": event["message"]})
 
 
 def _save(conversation: Conversation, fields: Iterable[str], *, now: datetime | None = None) -> None:
@@ -232,6 +236,7 @@ def _contact_for_identity(*, kind: str, value: str, name: str) -> Contact:
         with transaction.atomic():
             contact = Contact.objects.create(name=name.strip()[:200])
             ChannelIdentity.objects.create(contact=contact, kind=kind, value=value)
+            webhooks.emit("contact.created", {"contact": contact_payload(contact)})
             return contact
     except IntegrityError:
         # Someone else created this identity at the same moment: theirs wins.
@@ -290,6 +295,7 @@ def contact_merge(*, source: Contact, target: Contact, actor: Any) -> Contact:
         inbox_ids = set(Conversation.objects.filter(contact=target).values_list("inbox_id", flat=True).distinct())
         event = {"type": "contact.updated", "contact": {"id": target.pk, "name": target.name}, "merged_from": source.pk}
         send_event_on_commit(event, groups=[inbox_group(i) for i in sorted(inbox_ids)])
+        webhooks.emit("contact.updated", {"contact": contact_payload(target), "merged_from": source.pk})
     return target
 
 
@@ -582,18 +588,14 @@ def message_update_delivery_status(
             data={"status": status, "error": error[:500]} if error else {"status": status},
             at=now,
         )
-        send_event_on_commit(
-            {
-                "type": "message.updated",
-                "message": {
-                    "id": message.pk,
-                    "conversation_id": message.conversation_id,
-                    "delivery_status": message.delivery_status,
-                    "delivery_error": message.delivery_error,
-                },
-            },
-            groups=[inbox_group(message.inbox_id)],
-        )
+        update = {
+            "id": message.pk,
+            "conversation_id": message.conversation_id,
+            "delivery_status": message.delivery_status,
+            "delivery_error": message.delivery_error,
+        }
+        send_event_on_commit({"type": "message.updated", "message": update}, groups=[inbox_group(message.inbox_id)])
+        webhooks.emit("message.updated", {"message": update})
     return True
 
 

@@ -75,6 +75,10 @@ INSTALLED_APPS = [
     "core",
     "conversations",
     "channels_app",
+    "channels_app.webchat",
+    "channels_app.twilio",
+    "channels_app.email",
+    "channels_app.api",
     "routing",
     "analytics",
 ]

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from core import views as core_views
@@ -13,6 +13,10 @@ urlpatterns = [
     # Until the agent inbox has its own pages, the back office is the front door.
     path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
     path("admin/", admin.site.urls),
+    path("channels/webchat/", include("channels_app.webchat.urls")),
+    path("channels/twilio/", include("channels_app.twilio.urls")),
+    path("channels/email/", include("channels_app.email.urls")),
+    path("channels/api/", include("channels_app.api.urls")),
     path("healthz/", core_views.healthz, name="healthz"),
     path("ops/worker-ping/", core_views.worker_ping, name="worker-ping"),
     path("ops/worker-ping/<str:name>/", core_views.worker_ping_status, name="worker-ping-status"),

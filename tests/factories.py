@@ -246,3 +246,13 @@ class WorkerHeartbeatFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"worker-{n}")
     last_seen_at = factory.LazyFunction(timezone.now)
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.WebhookDelivery
+
+    subscription = factory.SubFactory(WebhookSubscriptionFactory)
+    event_id = factory.Sequence(lambda n: f"evt{n:08d}")
+    event_type = "message.created"
+    payload = factory.LazyFunction(lambda: {"type": "message.created", "data": {}})
