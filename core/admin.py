@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.admin import AdminSite
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -89,12 +88,3 @@ def order_app_list(app_list: list[dict[str, Any]]) -> list[dict[str, Any]]:
         order = MODEL_ORDER.get(app["app_label"], ())
         app["models"].sort(key=lambda model: (_position(order, model["object_name"]), model["name"]))
     return app_list
-
-
-def _ordered_app_list(request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
-    return order_app_list(AdminSite.get_app_list(admin.site, request, app_label))
-
-
-# The project uses Django's default site (``admin.site``); it is given the back-office order here
-# rather than through a custom AdminSite class, which would need a settings change.
-admin.site.get_app_list = _ordered_app_list  # type: ignore[method-assign]

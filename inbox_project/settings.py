@@ -60,7 +60,7 @@ COMPANY_NAME = env_str("COMPANY_NAME", "Acme Support")
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "core.admin_config.BackOfficeAdminConfig",  # django.contrib.admin with the back office site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,13 +1,8 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
 from core import views as core_views
-
-admin.site.site_header = f"{settings.COMPANY_NAME} back office"
-admin.site.site_title = "Back office"
-admin.site.index_title = "Supervisors' back office"
 
 urlpatterns = [
     # Until the agent inbox has its own pages, the back office is the front door.
