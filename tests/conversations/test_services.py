@@ -201,8 +201,9 @@ def test_reply_is_queued_then_sent_after_commit(inbox, agent, live_events, commi
     assert live_events.of_type("message.updated")[-1]["message"]["delivery_status"] == "delivered"
 
 
-def test_reply_on_a_channel_without_transport_fails_visibly(sms_inbox, agent, committed):
-    conversation = receive(sms_inbox).message.conversation
+def test_reply_on_a_channel_without_transport_fails_visibly(agent, committed):
+    voice = f.InboxFactory(kind="voice", members=[agent])
+    conversation = receive(voice).message.conversation
     with committed():
         reply = services.message_send_reply(conversation=conversation, author=agent, body="hello")
     reply.refresh_from_db()
