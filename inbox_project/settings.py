@@ -161,6 +161,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env_int("HEARTBEAT_INTERVAL_SECONDS", 30, minimum=1)),
     },
 }
+CELERY_BEAT_SCHEDULE["email-poll-mailboxes"] = {
+    "task": "channels_app.email.tasks.poll_mailboxes",
+    "schedule": timedelta(seconds=env_int("EMAIL_POLL_BEAT_SECONDS", 30, minimum=5)),
+}
+CELERY_TASK_ROUTES["channels_app.email.tasks.poll_mailbox"] = {"queue": "inbound"}
 CELERY_TIMEZONE = "UTC"
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
