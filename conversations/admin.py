@@ -31,7 +31,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator, smart_split
 
-from conversations import services
+from conversations import services, webhooks
 from conversations.models import (
     AgentProfile,
     Attachment,
@@ -50,10 +50,12 @@ from conversations.models import (
     Status,
     Tag,
     Team,
+    WebhookDelivery,
     WebhookEventType,
     WebhookSubscription,
 )
 from conversations.payloads import sender_name
+from conversations.selectors import is_supervisor
 from core.admin import LargeTableAdmin, ReadOnlyAdmin
 
 User = get_user_model()
@@ -1019,3 +1021,66 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     def event_list(self, subscription: WebhookSubscription) -> str:
         types = subscription.event_types if isinstance(subscription.event_types, list) else []
         return ", ".join(map(str, types))
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(LargeTableAdmin, ReadOnlyAdmin):
+    """The integrators' delivery log. Read-only: a delivery is sent again only through redelivery."""
+
+    list_display = (
+        "id",
+        "event_type",
+        "subscription",
+        "outcome",
+        "attempts",
+        "status_code",
+        "duration_ms",
+        "created_at",
+        "last_attempt_at",
+        "next_attempt_at",
+    )
+    list_filter = ("outcome", "event_type", "subscription")
+    list_select_related = ("subscription",)
+    search_fields = ("=event_id",)
+    search_help_text = "An event id (the X-Inbox-Delivery header)."
+    ordering = ("-id",)
+    actions = ("redeliver",)
+    fields = (
+        "subscription",
+        "event_type",
+        "event_id",
+        "outcome",
+        "attempts",
+        "status_code",
+        "duration_ms",
+        "last_error",
+        "created_at",
+        "last_attempt_at",
+        "next_attempt_at",
+        "payload_pretty",
+    )
+    readonly_fields = fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_redeliver_permission(self, request: HttpRequest) -> bool:
+        return is_supervisor(_user(request))
+
+    @admin.display(description="payload")
+    def payload_pretty(self, delivery: WebhookDelivery) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(delivery.payload, indent=2, ensure_ascii=False))
+
+    @admin.action(description="Redeliver the selected deliveries", permissions=["redeliver"])
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        done, refused = 0, []
+        for delivery in queryset.order_by("pk")[:500]:
+            try:
+                webhooks.delivery_redeliver(delivery=delivery, actor=_user(request))
+                done += 1
+            except webhooks.RedeliveryRefused as exc:
+                refused.append(f"#{delivery.pk}: {exc}")
+        if done:
+            self.message_user(request, f"Queued {done} deliveries to be sent again.", messages.SUCCESS)
+        for refusal in refused[:REFUSALS_SHOWN]:
+            self.message_user(request, refusal, messages.WARNING)

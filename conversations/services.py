@@ -799,3 +799,86 @@ def conversation_mark_read(*, conversation: Conversation, user: Any) -> None:
 
 def user_for_id(user_id: int) -> Any:
     return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+
+
+# --- Contacts, agents, notifications and deletion (used by the REST API) ----------------------
+
+CONTACT_EDITABLE_FIELDS = ("name", "language", "location", "segment", "custom_attributes")
+
+
+def contact_update(*, contact: Contact, actor: Any, **changes: Any) -> Contact:
+    """Change a contact's details (only CONTACT_EDITABLE_FIELDS); agents in its inboxes hear of it live."""
+    unknown = set(changes) - set(CONTACT_EDITABLE_FIELDS)
+    if unknown:
+        raise ServiceError(f"These contact fields cannot be changed: {', '.join(sorted(unknown))}.")
+    if "custom_attributes" in changes and not isinstance(changes["custom_attributes"], dict):
+        raise ServiceError("custom_attributes must be an object.")
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        if contact.merged_into_id is not None:
+            raise ServiceError(f"{contact} was merged into another contact; change that one instead.")
+        changed = [field for field, value in changes.items() if getattr(contact, field) != value]
+        if not changed:
+            return contact
+        for field in changed:
+            setattr(contact, field, changes[field])
+        try:
+            contact.full_clean(exclude=["merged_into"])
+        except ValidationError as exc:
+            raise ServiceError(exc.message_dict) from None
+        contact.save(update_fields=[*changed, "updated_at"])
+        inbox_ids = set(Conversation.objects.filter(contact=contact).values_list("inbox_id", flat=True).distinct())
+        event = {"type": "contact.updated", "contact": {"id": contact.pk, "name": contact.name}, "merged_from": None}
+        send_event_on_commit(event, groups=[inbox_group(i) for i in sorted(inbox_ids)])
+        webhooks.emit("contact.updated", {"contact": contact_payload(contact), "changes": sorted(changed)})
+        logger.info("contact %s updated by %s: %s", contact.pk, getattr(actor, "pk", None), sorted(changed))
+    return contact
+
+
+def agent_set_availability(*, agent: Any, availability: str, actor: Any) -> Any:
+    """Set an agent's availability (online, busy, offline); her inboxes see her presence change."""
+    from conversations.models import AgentProfile, Availability
+    from conversations.realtime import user_group
+
+    if availability not in Availability.values:
+        raise ServiceError(f"Unknown availability {availability!r}; use one of {', '.join(Availability.values)}.")
+    if actor.pk != agent.pk and not is_supervisor(actor):
+        raise ServiceError("Only a supervisor may change another agent's availability.")
+    now = timezone.now()
+    with transaction.atomic():
+        profile = AgentProfile.objects.select_for_update().select_related("user").get(user=agent)
+        if profile.availability == availability:
+            return profile
+        profile.availability = availability
+        profile.availability_changed_at = now
+        profile.save(update_fields=["availability", "availability_changed_at"])
+        inbox_ids = list(Inbox.objects.filter(members=agent).values_list("pk", flat=True))
+        event = {"type": "presence", "user_id": agent.pk, "name": profile.name, "availability": availability}
+        send_event_on_commit(event, groups=[*(inbox_group(i) for i in inbox_ids), user_group(agent.pk)])
+    return profile
+
+
+def notification_mark_read(*, user: Any, notification_ids: Sequence[int] | None = None) -> int:
+    """Mark ``user``'s notifications read (all unread ones when ``notification_ids`` is None); return how many."""
+    from conversations.models import Notification
+
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if notification_ids is not None:
+        unread = unread.filter(pk__in=list(notification_ids))
+    return unread.update(read_at=timezone.now())
+
+
+def conversation_delete(*, conversation: Conversation, actor: Any) -> None:
+    """Delete a conversation with its messages, events and ratings. Supervisors only; it cannot be undone.
+
+    The audit trail goes with it (its events are its rows), so the deletion itself is logged.
+    """
+    if actor is None or not is_supervisor(actor):
+        raise ServiceError("Only a supervisor may delete conversations.")
+    with transaction.atomic():
+        conversation = _lock(conversation)
+        conversation_id, inbox_id = conversation.pk, conversation.inbox_id
+        # Ratings point at the resolution events that are about to go (PROTECT): remove them first.
+        conversation.csat_responses.all().delete()
+        conversation.delete()
+        logger.warning("conversation %s (inbox %s) deleted by user %s", conversation_id, inbox_id, actor.pk)

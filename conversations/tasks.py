@@ -3,9 +3,11 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.utils import timezone
 
 from channels_app.transports import TransportError, transport_for
-from conversations.models import DeliveryStatus, Message
+from conversations import webhook_delivery, webhooks
+from conversations.models import DeliveryOutcome, DeliveryStatus, Message
 from conversations.services import message_update_delivery_status
 
 logger = logging.getLogger(__name__)
@@ -28,3 +30,32 @@ def send_outbound_message(self, message_id: int) -> None:  # type: ignore[no-unt
             return
         raise self.retry(countdown=min(2**self.request.retries * 5, 600)) from exc
     message_update_delivery_status(message=message, status=result.status, channel_message_id=result.channel_message_id)
+
+
+@shared_task(name="conversations.tasks.deliver_webhook", acks_late=True, ignore_result=True)
+def deliver_webhook(delivery_id: int) -> None:
+    """One attempt at a webhook delivery; the delivery row, not Celery, holds the retry schedule."""
+    claimed = webhooks.delivery_claim(delivery_id=delivery_id)
+    if claimed is None:
+        return  # not due, finished, or being sent by another run
+    result = webhook_delivery.post_signed(
+        claimed.url,
+        secret=claimed.secret,
+        event_type=claimed.delivery.event_type,
+        event_id=claimed.delivery.event_id,
+        payload=claimed.delivery.payload,
+    )
+    delivery = webhooks.delivery_record_attempt(claimed=claimed, result=result)
+    if delivery is not None and delivery.outcome == DeliveryOutcome.RETRYING and delivery.next_attempt_at:
+        # If this message is lost (broker restart), the sweep below enqueues it again when due.
+        countdown = max((delivery.next_attempt_at - timezone.now()).total_seconds(), 0)
+        deliver_webhook.apply_async((delivery_id,), countdown=countdown)
+
+
+@shared_task(name="conversations.tasks.sweep_webhook_deliveries", ignore_result=True)
+def sweep_webhook_deliveries() -> int:
+    """Enqueue every delivery whose next attempt is due (run by beat every minute)."""
+    due = webhooks.due_delivery_ids()
+    for delivery_id in due:
+        deliver_webhook.delay(delivery_id)
+    return len(due)

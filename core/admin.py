@@ -17,7 +17,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils import timezone
 
-from core.models import WorkerHeartbeat
+from core.models import ApiToken, WorkerHeartbeat
 from core.paginator import EstimatedCountPaginator
 
 
@@ -74,6 +74,7 @@ MODEL_ORDER: dict[str, tuple[str, ...]] = {
     ),
     "routing": ("RoutingRule", "KnowledgeArticle"),
     "auth": ("User", "Group"),
+    "core": ("WorkerHeartbeat", "ApiToken"),
 }
 
 
@@ -88,3 +89,22 @@ def order_app_list(app_list: list[dict[str, Any]]) -> list[dict[str, Any]]:
         order = MODEL_ORDER.get(app["app_label"], ())
         app["models"].sort(key=lambda model: (_position(order, model["object_name"]), model["name"]))
     return app_list
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("user",)
+    search_fields = ("name", "prefix", "user__username", "user__email")
+    fields = ("user", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at")
+    readonly_fields = ("user", "prefix", "created_at", "last_used_at")
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # keys are issued by POST /api/v1/auth/token/ and shown once
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request: HttpRequest, queryset: Any) -> None:
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} token(s).")

@@ -1,6 +1,13 @@
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class WorkerHeartbeat(models.Model):
@@ -16,3 +23,47 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+def hash_token_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A REST API key. Only its sha256 is stored: the key itself is shown once, when issued.
+
+    A key is a random secret, so a fast hash is enough (nothing to brute-force, unlike a password),
+    and the lookup is one indexed equality on the hash.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True, help_text="What the key is for, e.g. 'CRM sync'.")
+    prefix = models.CharField(max_length=8, editable=False, help_text="The key's first characters, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API token"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="apitoken_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or 'unnamed'})"
+
+    @classmethod
+    def issue(cls, *, user: Any, name: str = "", expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+        """Create a token; return it with its key, which is never stored and cannot be shown again."""
+        key = secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            user=user, name=name[:100], prefix=key[:8], key_hash=hash_token_key(key), expires_at=expires_at
+        )
+        return token, key
+
+    @property
+    def is_active(self) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > timezone.now()

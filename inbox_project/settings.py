@@ -161,6 +161,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env_int("HEARTBEAT_INTERVAL_SECONDS", 30, minimum=1)),
     },
 }
+CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
+    "task": "conversations.tasks.sweep_webhook_deliveries",
+    "schedule": timedelta(seconds=60),
+}
 CELERY_BEAT_SCHEDULE["email-poll-mailboxes"] = {
     "task": "channels_app.email.tasks.poll_mailboxes",
     "schedule": timedelta(seconds=env_int("EMAIL_POLL_BEAT_SECONDS", 30, minimum=5)),
@@ -232,6 +236,11 @@ TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
 TWILIO_API_BASE_URL = env_url("TWILIO_API_BASE_URL", "")
 TWILIO_MEDIA_HOSTS = env_list("TWILIO_MEDIA_HOSTS", ["api.twilio.com", "media.twiliocdn.com"])
 
+# --- Outbound webhooks for integrators ---------------------------------------------------------
+# Private and loopback destinations are refused in production (no probing the internal network).
+WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = env_bool("WEBHOOK_ALLOW_PRIVATE_DESTINATIONS", DEBUG or EMBEDDED)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
+
 # --- Anthropic ------------------------------------------------------------------------------
 ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY", "")
 ANTHROPIC_MODEL = env_str("ANTHROPIC_MODEL", "claude-sonnet-4-5")
@@ -241,13 +250,41 @@ ANTHROPIC_MAX_RETRIES = env_int("ANTHROPIC_MAX_RETRIES", 2, minimum=0)
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "core.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_FILTER_BACKENDS": [],
+    "DEFAULT_PAGINATION_CLASS": "conversations.api.pagination.KeysetPagination",
+    "DEFAULT_SCHEMA_CLASS": "conversations.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "conversations.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Unified inbox API",
+    "DESCRIPTION": (
+        "REST API of the unified inbox. Authenticate with `Authorization: Token <key>` (keys from "
+        "`POST /api/v1/auth/token/`) or the browser session with CSRF. Lists are cursor-paginated "
+        '(`next`/`previous` links). Errors are `{"error": {"code", "message", "fields"}}`.'
+    ),
     "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "conversations.models.Status",
+        "ChannelKindEnum": "conversations.models.ChannelKind",
+        "PriorityNameEnum": ["urgent", "high", "normal", "low"],
+        "IdentityKindEnum": "conversations.models.IdentityKind",
+        "NotificationKindEnum": "conversations.models.NotificationKind",
+        "DirectionEnum": "conversations.models.Direction",
+        "WebhookEventTypeEnum": "conversations.models.WebhookEventType",
+        "DeliveryOutcomeEnum": "conversations.models.DeliveryOutcome",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import views as core_views
 
@@ -12,6 +13,9 @@ urlpatterns = [
     path("channels/twilio/", include("channels_app.twilio.urls")),
     path("channels/email/", include("channels_app.email.urls")),
     path("channels/api/", include("channels_app.api.urls")),
+    path("api/v1/", include("conversations.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz/", core_views.healthz, name="healthz"),
     path("ops/worker-ping/", core_views.worker_ping, name="worker-ping"),
     path("ops/worker-ping/<str:name>/", core_views.worker_ping_status, name="worker-ping-status"),

@@ -10,8 +10,9 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from analytics.models import CSATResponse
+from channels_app.email.models import MailboxState
 from conversations import models as m
-from core.models import WorkerHeartbeat
+from core.models import ApiToken, WorkerHeartbeat, hash_token_key
 from routing.models import KnowledgeArticle, RoutingRule
 
 User = get_user_model()
@@ -256,3 +257,20 @@ class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
     event_id = factory.Sequence(lambda n: f"evt{n:08d}")
     event_type = "message.created"
     payload = factory.LazyFunction(lambda: {"type": "message.created", "data": {}})
+
+
+class ApiTokenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ApiToken
+
+    user = factory.SubFactory(AgentFactory)
+    name = "integration"
+    prefix = factory.Sequence(lambda n: f"tok{n:05d}")
+    key_hash = factory.Sequence(lambda n: hash_token_key(f"test-key-{n}"))
+
+
+class MailboxStateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MailboxState
+
+    inbox = factory.SubFactory(InboxFactory, kind="email", config={"address": "help@example.com"})

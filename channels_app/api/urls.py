@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from channels_app.api import views
 
 app_name = "api"
-urlpatterns: list = []
+urlpatterns = [
+    path("<int:inbox_id>/messages/", views.inbound_message, name="messages"),
+]
