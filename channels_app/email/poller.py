@@ -106,7 +106,7 @@ def _new_uids(imap: imaplib.IMAP4, last_uid: int) -> list[int]:
         raise MailboxError(f"UID SEARCH failed: {data!r}")
     raw = b" ".join(item for item in data if isinstance(item, bytes))
     # "n:*" always matches the newest mail, even when its UID is below n: keep only new ones.
-    return sorted(uid for uid in (int(x) for x in raw.split() if x.isdigit()) if uid > last_uid)
+    return sorted(uid for uid in (int(x) for x in raw.split() if x.isascii() and x.isdigit()) if uid > last_uid)
 
 
 def _fetch(imap: imaplib.IMAP4, uid: int) -> bytes | None:

@@ -121,7 +121,7 @@ def download(url: str, *, content_type: str = "", default_stem: str = "media") -
                 if response.status_code != 200:
                     raise MediaUnavailable(f"Twilio answered HTTP {response.status_code}")
                 declared = response.headers.get("Content-Length", "")
-                if declared.isdigit() and int(declared) > limit:
+                if declared.isascii() and declared.isdigit() and int(declared) > limit:
                     raise MediaUnavailable(f"larger than {limit} bytes")
                 content = bytearray()
                 try:

@@ -119,7 +119,7 @@ def _already_stored(inbox: Inbox, channel_message_id: str) -> bool:
 
 def _media(data: Any) -> tuple[list[services.InboundAttachment], list[dict[str, Any]]]:
     raw = (data.get("NumMedia") or "0").strip()
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise services.ServiceError(f"NumMedia {raw[:20]!r} is not a whole number.")
     attachments: list[services.InboundAttachment] = []
     described: list[dict[str, Any]] = []
@@ -215,7 +215,9 @@ def message_status(request: HttpRequest, inbox: Inbox) -> HttpResponse:
     outbound = Message.objects.filter(inbox=inbox, direction=Direction.OUTBOUND)
     # Our status callback URL names the message, in case this arrives before the send recorded the sid.
     message_id = request.GET.get("message", "")
-    message = (outbound.filter(pk=int(message_id)) if message_id.isdigit() else outbound.none()).first()
+    message = (
+        outbound.filter(pk=int(message_id)) if message_id.isascii() and message_id.isdigit() else outbound.none()
+    ).first()
     if message is None:
         message = outbound.filter(channel_message_id=message_sid).first()
     if message is None:
@@ -280,7 +282,7 @@ def _caller(request: HttpRequest) -> str:
 
 
 def _duration(raw: str) -> int:
-    return int(raw) if raw.strip().isdigit() else 0
+    return int(raw) if raw.strip().isascii() and raw.strip().isdigit() else 0
 
 
 @twilio_webhook("voice")
