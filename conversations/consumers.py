@@ -6,11 +6,12 @@ It never writes to the database; agents act through the REST API.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from conversations.realtime import inbox_group, user_group
+from conversations.realtime import inbox_group, user_for_ticket, user_group
 from conversations.selectors import inbox_ids_visible_to
 
 
@@ -19,6 +20,10 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            # Clients that cannot send the session cookie present a short-lived ticket instead.
+            ticket = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("ticket", [""])[0]
+            user = await database_sync_to_async(user_for_ticket)(ticket) if ticket else None
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return

@@ -15,11 +15,15 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.core import signing
 from django.db import transaction
 
 from conversations.event_schema import validate_event
 
 logger = logging.getLogger(__name__)
+
+TICKET_SALT = "realtime.ticket"
+TICKET_MAX_AGE_SECONDS = 60
 
 # The message type that consumers handle: ``{"type": DELIVERY_TYPE, "event": {...}}``.
 DELIVERY_TYPE = "live.event"
@@ -74,3 +78,22 @@ def _deliver(event: dict[str, Any], groups: list[str]) -> None:
         except Exception:
             # The database is the record: a lost push is caught up by the client's resync.
             logger.exception("live event %s to %s was not delivered", event.get("type"), group)
+
+
+def issue_ticket(user_id: int) -> str:
+    """A short-lived signed ticket for the agents' websocket (``/ws/agent/?ticket=``)."""
+    return signing.dumps({"user_id": user_id}, salt=TICKET_SALT)
+
+
+def user_for_ticket(ticket: str) -> Any:
+    """The active user a valid, unexpired ticket was issued to, or None."""
+    from django.contrib.auth import get_user_model
+
+    try:
+        data = signing.loads(ticket, salt=TICKET_SALT, max_age=TICKET_MAX_AGE_SECONDS)
+    except signing.BadSignature:
+        return None
+    user_id = data.get("user_id") if isinstance(data, dict) else None
+    if not isinstance(user_id, int):
+        return None
+    return get_user_model().objects.filter(pk=user_id, is_active=True).first()

@@ -12,7 +12,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
-from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, JsonResponse
@@ -29,7 +28,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conversations import services
+from conversations import realtime, services
 from conversations.api import serializers as s
 from conversations.api.bulk import run_bulk_action
 from conversations.api.canned import render_canned_response
@@ -89,9 +88,6 @@ ALLOWED_ATTACHMENT_TYPES = frozenset(
         "video/mp4",
     }
 )
-
-REALTIME_TICKET_SALT = "realtime.ticket"
-REALTIME_TICKET_MAX_AGE = 60
 
 
 def _user_or_400(user_id: int | None, field: str) -> Any:
@@ -666,17 +662,19 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.
 class RealtimeTicketView(APIView):
     """A short-lived ticket for the agents' websocket, for clients that cannot send the session cookie.
 
-    Format: ``django.core.signing.dumps({"user_id": <id>}, salt="realtime.ticket")``. The consumer
-    accepts it with ``signing.loads(ticket, salt="realtime.ticket", max_age=60)`` and checks the user
-    is still active.
+    Made and checked by conversations.realtime (signed, valid for 60 seconds, for an active user).
     """
 
     @extend_schema(summary="Issue a websocket ticket", request=None, responses={201: s.RealtimeTicketSerializer})
     def post(self, request: Request) -> Response:
-        ticket = signing.dumps({"user_id": request.user.pk}, salt=REALTIME_TICKET_SALT)
+        ticket = realtime.issue_ticket(request.user.pk or 0)  # authenticated: always an id
         base = settings.PUBLIC_BASE_URL.replace("https://", "wss://").replace("http://", "ws://")
         return Response(
-            {"ticket": ticket, "expires_in": REALTIME_TICKET_MAX_AGE, "url": f"{base}/ws/agent/?ticket={ticket}"},
+            {
+                "ticket": ticket,
+                "expires_in": realtime.TICKET_MAX_AGE_SECONDS,
+                "url": f"{base}/ws/agent/?ticket={ticket}",
+            },
             status=201,
         )
 

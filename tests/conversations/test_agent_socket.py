@@ -1,0 +1,98 @@
+"""The agents' websocket: who may connect, and which events reach whom."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.test import override_settings
+
+from conversations import realtime, services
+from inbox_project.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = [(b"origin", b"http://127.0.0.1:8000")]
+IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+async def connect(path: str, user: Any = None) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, path, headers=ORIGIN)
+    if user is not None:
+        communicator.scope["user"] = user
+    return communicator
+
+
+def live(event: dict[str, Any], group: str) -> None:
+    async_to_sync(get_channel_layer().group_send)(group, {"type": realtime.DELIVERY_TYPE, "event": event})
+
+
+@override_settings(CHANNEL_LAYERS=IN_MEMORY)
+def test_anonymous_socket_is_refused():
+    async def scenario() -> None:
+        communicator = await connect("/ws/agent/")
+        connected, code = await communicator.connect()
+        assert not connected and code == 4401
+
+    async_to_sync(scenario)()
+
+
+@override_settings(CHANNEL_LAYERS=IN_MEMORY)
+def test_ticket_connects_and_a_forged_or_stale_one_does_not(agent, inbox):
+    ticket = realtime.issue_ticket(agent.pk)
+
+    async def scenario() -> None:
+        ok = await connect(f"/ws/agent/?ticket={ticket}")
+        connected, _ = await ok.connect()
+        assert connected
+        hello = await ok.receive_json_from()
+        assert hello == {"type": "hello", "user_id": agent.pk, "inbox_ids": [inbox.pk]}
+        await ok.disconnect()
+        for bad in (ticket + "x", "nonsense"):
+            refused = await connect(f"/ws/agent/?ticket={bad}")
+            connected, code = await refused.connect()
+            assert not connected and code == 4401
+
+    async_to_sync(scenario)()
+
+
+@override_settings(CHANNEL_LAYERS=IN_MEMORY)
+def test_ticket_of_a_deactivated_agent_is_refused(agent):
+    ticket = realtime.issue_ticket(agent.pk)
+    agent.is_active = False
+    agent.save()
+
+    async def scenario() -> None:
+        communicator = await connect(f"/ws/agent/?ticket={ticket}")
+        connected, code = await communicator.connect()
+        assert not connected and code == 4401
+
+    async_to_sync(scenario)()
+
+
+@override_settings(CHANNEL_LAYERS=IN_MEMORY)
+def test_an_event_reaches_the_inbox_agents_and_never_the_outsider(agent, teammate, outsider, inbox):
+    async def scenario() -> None:
+        sockets = {}
+        for name, user in (("agent", agent), ("teammate", teammate), ("outsider", outsider)):
+            communicator = await connect("/ws/agent/", user)
+            connected, _ = await communicator.connect()
+            assert connected
+            await communicator.receive_json_from()  # hello
+            sockets[name] = communicator
+        result = await database_sync_to_async(services.message_receive_inbound)(
+            inbox=inbox, identity_kind="web_visitor", identity_value="v-77", body="Where is my parcel?"
+        )
+        for name in ("agent", "teammate"):
+            frames = [await sockets[name].receive_json_from(timeout=2) for _ in range(2)]
+            assert [f["type"] for f in frames] == ["conversation.created", "message.created"]
+            assert frames[1]["message"]["id"] == result.message.pk
+        assert await sockets["outsider"].receive_nothing(timeout=0.3)
+        for communicator in sockets.values():
+            await communicator.disconnect()
+
+    async_to_sync(scenario)()
