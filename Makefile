@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # Webhook URLs, the widget snippet and the demo login file are built from this.
 export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test test-fast test-slow lint typecheck format install install-dev migrate seed clean
+.PHONY: eval run test test-fast test-slow lint typecheck format install install-dev migrate seed clean
 
 UV_VERSION := 0.13.8
 # uv installs the pinned requirements several times faster than pip; pip is the fallback.
@@ -51,6 +51,10 @@ test-fast: install-dev
 
 test-slow: install-dev
 	$(PY) scripts/with_services.py $(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+## The assistant's local responder on the held-out labelled messages: handoff recall, false handoffs, topic accuracy.
+eval: install
+	$(PY) -m routing.eval.run --split test
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -160,6 +160,8 @@ class EventKind(models.TextChoices):
     SLA_MET = "sla_met", "SLA met"
     ASSISTANT_RESOLVED = "assistant_resolved", "Resolved by the assistant"
     CSAT = "csat", "Satisfaction rating"
+    SLA_POLICY = "sla_policy", "SLA policy set"
+    REASSIGNED = "reassigned", "Reassigned (no reply)"
 
 
 # --- People and organisation -----------------------------------------------------------------

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -177,6 +178,8 @@ def _set_assignee(conversation: Conversation, assignee: Any, *, actor: Any, now:
     new_id = assignee.pk if assignee is not None else None
     if previous_id == new_id:
         return []
+    if conversation.status == Status.ACTIVE:
+        _capacity_freed(previous_id)
     conversation.assignee = assignee
     conversation.assigned_at = now if assignee is not None else None
     if assignee is None:
@@ -458,7 +461,33 @@ def _receive(
         _refresh_counters(conversation)
         _broadcast_conversation(conversation, changes=changed, created=created)
         _broadcast_message(message, conversation)
+        if created:
+            _route_on_commit(conversation.pk, message_id=message.pk)
+        if inbox.assistant_enabled and settings.ASSISTANT_AUTORUN:
+            message_id = message.pk
+            transaction.on_commit(lambda: _enqueue_assistant(message_id))
     return InboundResult(message, created=True)
+
+
+def _route_on_commit(conversation_id: int, *, message_id: int | None) -> None:
+    from routing.assign_services import route_on_commit
+
+    route_on_commit(conversation_id, trigger="created", message_id=message_id)
+
+
+def _capacity_freed(agent_id: int | None) -> None:
+    """An agent has room for one more conversation: hand her the next in her teams' queues, after commit."""
+    if agent_id is None:
+        return
+    from routing.assign_services import capacity_freed_on_commit
+
+    capacity_freed_on_commit(agent_id)
+
+
+def _enqueue_assistant(message_id: int) -> None:
+    from routing.tasks import process_inbound_message
+
+    process_inbound_message.delay(message_id)
 
 
 # --- Replies and notes ------------------------------------------------------------------------
@@ -662,9 +691,12 @@ def conversation_set_status(*, conversation: Conversation, status: str, actor: A
     now = timezone.now()
     with transaction.atomic():
         conversation = _lock(conversation)
+        was_active = conversation.status == Status.ACTIVE
         changed = _set_status(
             conversation, status, actor=actor, now=now, reason=reason or ("agent" if actor else "timer")
         )
+        if was_active and conversation.status != Status.ACTIVE:
+            _capacity_freed(conversation.assignee_id)
         if changed:
             _save(conversation, changed, now=now)
             _broadcast_conversation(conversation, changes=changed)
@@ -680,6 +712,8 @@ def conversation_snooze(*, conversation: Conversation, until: datetime, actor: A
         conversation = _lock(conversation)
         if conversation.status in (Status.RESOLVED, Status.ARCHIVED):
             raise ServiceError("A resolved conversation cannot be snoozed; reopen it first.")
+        if conversation.status == Status.ACTIVE:
+            _capacity_freed(conversation.assignee_id)
         changed = _set_status(conversation, Status.PENDING, actor=actor, now=now, reason="snoozed")
         conversation.snoozed_until = until
         changed.append("snoozed_until")
@@ -852,6 +886,8 @@ def agent_set_availability(*, agent: Any, availability: str, actor: Any) -> Any:
         profile.availability = availability
         profile.availability_changed_at = now
         profile.save(update_fields=["availability", "availability_changed_at"])
+        if availability == Availability.ONLINE:
+            _capacity_freed(agent.pk)
         inbox_ids = list(Inbox.objects.filter(members=agent).values_list("pk", flat=True))
         event = {"type": "presence", "user_id": agent.pk, "name": profile.name, "availability": availability}
         send_event_on_commit(event, groups=[*(inbox_group(i) for i in inbox_ids), user_group(agent.pk)])

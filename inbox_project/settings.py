@@ -165,6 +165,14 @@ CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
     "task": "conversations.tasks.sweep_webhook_deliveries",
     "schedule": timedelta(seconds=60),
 }
+CELERY_BEAT_SCHEDULE["routing-sweep-queues"] = {
+    "task": "routing.routing_tasks.sweep_queues",
+    "schedule": timedelta(minutes=1),
+}
+CELERY_BEAT_SCHEDULE["routing-reassign-unanswered"] = {
+    "task": "routing.routing_tasks.reassign_unanswered",
+    "schedule": timedelta(minutes=1),
+}
 CELERY_BEAT_SCHEDULE["email-poll-mailboxes"] = {
     "task": "channels_app.email.tasks.poll_mailboxes",
     "schedule": timedelta(seconds=env_int("EMAIL_POLL_BEAT_SECONDS", 30, minimum=5)),
@@ -247,6 +255,9 @@ ANTHROPIC_MODEL = env_str("ANTHROPIC_MODEL", "claude-sonnet-4-5")
 ANTHROPIC_BASE_URL = env_url("ANTHROPIC_BASE_URL", "")
 ANTHROPIC_TIMEOUT_SECONDS = env_float("ANTHROPIC_TIMEOUT_SECONDS", 30.0)
 ANTHROPIC_MAX_RETRIES = env_int("ANTHROPIC_MAX_RETRIES", 2, minimum=0)
+# The assistant answers each customer message (per inbox: assistant_enabled). The test suite turns this off
+# except in the tests about the assistant, so that other tests see only what they cause.
+ASSISTANT_AUTORUN = env_bool("ASSISTANT_AUTORUN", True)
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -58,11 +58,7 @@ class RoutingRule(models.Model):
                 raise ValidationError({"conditions": f"Unknown field {condition['field']!r}."})
             if condition["operator"] not in CONDITION_OPERATORS:
                 raise ValidationError({"conditions": f"Unknown operator {condition['operator']!r}."})
-            if condition["field"] == "channel":
-                values = condition["value"] if isinstance(condition["value"], list) else [condition["value"]]
-                unknown = set(values) - set(ChannelKind.values)
-                if unknown:
-                    raise ValidationError({"conditions": f"Unknown channel {', '.join(sorted(map(str, unknown)))}."})
+            _check_condition_value(condition)
         actions: Any = self.actions
         if not isinstance(actions, dict) or not actions:
             raise ValidationError({"actions": "Choose at least one action."})
@@ -83,6 +79,65 @@ class RoutingRule(models.Model):
             isinstance(actions["tags"], list) and all(isinstance(tag, str) for tag in actions["tags"])
         ):
             raise ValidationError({"actions": "tags is a list of tag names."})
+
+
+def _check_condition_value(condition: dict[str, Any]) -> None:
+    """The value must make sense for the operator and the field, so a rule never fails when it runs."""
+    from conversations.models import Priority
+
+    field, operator, value = condition["field"], condition["operator"], condition["value"]
+    if operator in ("in", "contains_any"):
+        if not isinstance(value, list) or not value:
+            raise ValidationError({"conditions": f"{field} {operator}: the value is a non-empty list."})
+        values = value
+    else:
+        if isinstance(value, list | dict) or value is None or value == "":
+            raise ValidationError({"conditions": f"{field} {operator}: the value is a single value."})
+        values = [value]
+    if field == "keywords" and operator != "contains_any":
+        raise ValidationError({"conditions": "keywords only works with contains_any."})
+    if field in ("channel", "inbox", "priority") and operator == "contains_any":
+        raise ValidationError({"conditions": f"{field} works with is, is_not and in."})
+    if operator == "contains_any" and not all(isinstance(v, str) and v.strip() for v in values):
+        raise ValidationError({"conditions": f"{field} contains_any: the words are non-empty strings."})
+    if field == "channel":
+        unknown = set(values) - set(ChannelKind.values)
+        if unknown:
+            raise ValidationError({"conditions": f"Unknown channel {', '.join(sorted(map(str, unknown)))}."})
+    elif field == "inbox":
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise ValidationError({"conditions": "inbox values are inbox ids."})
+        missing = set(values) - set(Inbox.objects.filter(pk__in=values).values_list("pk", flat=True))
+        if missing:
+            raise ValidationError({"conditions": f"Unknown inbox {', '.join(sorted(map(str, missing)))}."})
+    elif field == "priority":
+        for v in values:
+            try:
+                Priority.from_name(str(v))
+            except ValueError as exc:
+                raise ValidationError({"conditions": str(exc)}) from None
+    elif not all(isinstance(v, str) for v in values):
+        raise ValidationError({"conditions": f"{field} values are text."})
+
+
+class AgentRotation(models.Model):
+    """When an agent last got a conversation from a team's automatic assignment.
+
+    Round-robin takes the team's least recently assigned available agent, so the rotation lives in
+    the database: it survives restarts and every worker shares it. Rows are written only while the
+    agent's profile row is locked (see ``routing.assignment``), so two workers never race on one.
+    """
+
+    team = models.ForeignKey("conversations.Team", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+    assigned_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "agent"], name="rotation_unique_team_agent")]
+
+    def __str__(self) -> str:
+        return f"agent {self.agent_id} in team {self.team_id}"
 
 
 def _user_model() -> Any:

@@ -13,7 +13,7 @@ from analytics.models import CSATResponse
 from channels_app.email.models import MailboxState
 from conversations import models as m
 from core.models import ApiToken, WorkerHeartbeat, hash_token_key
-from routing.models import KnowledgeArticle, RoutingRule
+from routing.models import AgentRotation, KnowledgeArticle, RoutingRule
 
 User = get_user_model()
 
@@ -274,3 +274,11 @@ class MailboxStateFactory(factory.django.DjangoModelFactory):
         model = MailboxState
 
     inbox = factory.SubFactory(InboxFactory, kind="email", config={"address": "help@example.com"})
+
+
+class AgentRotationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AgentRotation
+
+    team = factory.SubFactory(TeamFactory)
+    agent = factory.SubFactory(AgentFactory)

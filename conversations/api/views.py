@@ -586,6 +586,9 @@ def _token_data(token: ApiToken) -> dict[str, Any]:
 class AuthTokenView(APIView):
     """Issue an API key for a username and password (POST); revoke the key you are using (DELETE)."""
 
+    # `curl -d username=... -d password=...` works as well as a JSON body.
+    parser_classes = [JSONParser, FormParser]
+
     def get_authenticators(self) -> list[Any]:
         # Logging in needs no credentials (and so no CSRF token); revoking needs the token itself.
         if self.request is not None and self.request.method == "POST":

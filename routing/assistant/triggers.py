@@ -1,0 +1,182 @@
+"""Handoff triggers that are read from the customer's own words.
+
+A request for a person is recognised from its parts rather than from whole sentences: a word
+for a person ("human", "agent", "alguien", "quelqu'un"...) together with a wish to reach one
+("talk to", "speak with", "connect me", "hablar con", "parler à"...), or a person word on its
+own in a short message ("human please", "AGENT"), or a complaint about the bot itself ("this
+bot is useless"). The word lists cover English, Spanish, French, German and Portuguese.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+
+from routing.assistant import text
+
+DEFAULT_HANDOFF_KEYWORDS = ("urgent", "refund", "cancel my subscription")
+# The defaults in the other languages customers write in (used only when an inbox sets no keywords).
+_DEFAULT_KEYWORD_VARIANTS = (
+    "cancel subscription",
+    "cancel my sub",
+    "urgente",
+    "urgence",
+    "reembolso",
+    "reembolsar",
+    "remboursement",
+    "rembourser",
+    "cancelar mi suscripcion",
+    "cancelar la suscripcion",
+    "resilier mon abonnement",
+    "annuler mon abonnement",
+)
+
+# Someone who is not the bot.
+_PERSON = text.wordset(
+    """
+    human humans person people agent agents representative representatives rep reps operator operators somebody
+    salesperson salesman saleswoman
+    someone manager supervisor employee advisor adviser specialist associate
+    humano humana persona personas agente representante alguien asesor asesora operador operadora encargado gerente
+    pessoa atendente alguem humain humaine personne conseiller conseillere quelquun operateur responsable mensch
+    mitarbeiter mitarbeiterin jemand jemandem berater
+    """
+)
+# Vague on their own ("someone charged my card twice"): they count only with a wish to reach them.
+_WEAK_PERSON = text.wordset("someone somebody people persona personas alguien personne jemand responsable")
+_PERSON_ALT = "|".join(sorted(_PERSON))
+_REAL = r"(real|live|actual|actually|true|flesh and blood|de verdad|real de|reel|reelle|vraie|vrai|echten|echte|echter)"
+_REAL_PERSON = re.compile(rf"\b{_REAL} ({_PERSON_ALT})\b|\b({_PERSON_ALT}) {_REAL}\b")
+# Wanting to reach someone.
+_REACH = re.compile(
+    "|".join(
+        [
+            r"\b(talk|talking|speak|speaking|chat|chatting|connect|connecting|transfer|escalate|forward|switch)\b",
+            r"\b(put me (through|in touch)|get me|give me|let me|i want|i need|i would like|id like|can i get)\b",
+            r"\b(can i have|may i|where is|wheres|bring|send me|is there)\b",
+            r"\b(call me|phone me|ring me|call back|callback|contact me|reach me|reach out|email me)\b",
+            r"\b(hablar|habla|hable|comunicar|comunicarme|pasame|paseme|pasar|contactar|llamar|llamarme|llame|quiero)\b",
+            r"\b(necesito|quisiera|puedo|falar|quero|preciso)\b",
+            r"\b(parler|joindre|contacter|rappeler|passer|veux|voudrais|besoin|puis)\b",
+            r"\b(sprechen|verbinden|mochte|moechte|brauche)\b",
+        ]
+    )
+)
+# "Talk to your team", "contact support", "email the billing department".
+_REACH_GROUP = re.compile(
+    r"\b(talk|speak|chat|contact|call|reach|get|connect me|transfer me|put me through)( to| with)?"
+    r" (your |the |a |an |some )?(\w+ )?(team|support|department|staff|desk|office|service|customer service)\b"
+)
+# Asking for a call back or an escalation is asking for a person, even without a word for one.
+_CALLBACK = re.compile(r"\b(call ?back|call me|phone me|ring me|escalate|escalation|llamenme|rappelez moi)\b")
+_ANYONE_THERE = re.compile(r"\b(is )?(anyone|anybody|somebody|someone|any one) (there|here|home|alive|real|around)\b")
+# Complaints about the bot mean the same thing: get me out of here.
+_BOT = r"(bot|robot|chatbot|ai|machine|computer|automated|autoresponder|auto reply|ia|maquina|programa)"
+_BOT_COMPLAINT = re.compile(
+    "|".join(
+        [
+            rf"\b{_BOT}\b.{{0,30}}\b(useless|stupid|dumb|worthless|pointless|garbage|trash|sucks|awful|terrible|"
+            r"annoying|not help|isnt help|doesnt help|no help|not understand|doesnt understand|dont understand|"
+            r"inutil|inutile|no sirve|no entiende|no me entiende|nul|ne comprend)",
+            rf"\b(stop|enough|no more|dont want|do not want|tired of|done with|hate|not|talk to a|talking to a)\b"
+            rf".{{0,20}}\b{_BOT}\b",
+            r"\b(are you|is this|am i talking to|am i chatting with|es un|eres un|c est un|tu es un)"
+            rf" (a |an )?{_BOT}\b",
+            r"\b(you(re| are) (not|no) help(ing|ful)?|this (is|isnt) (not )?help(ing|ful)|you dont understand)\b",
+            r"\b(useless|inutil|inutile|worthless|pointless)\b",
+            r"\b(stop (replying|responding|answering|sending)|dont want (an )?(automated|canned))\b",
+            r"\b(not understanding|dont get it|not listening|(actual|real|proper) help|not what i asked)\b",
+            r"\b(didnt|doesnt|did not|does not) (answer|help)\b",
+            r"\bthanks for nothing\b",
+        ]
+    )
+)
+_NEGATED = re.compile(
+    r"\b(dont|do not|no need to|without|not|never) (need|want|talk|speak|wait for|bother)?\s?(a |an |to a |to )?"
+    r"(human|person|agent|someone|representative|anyone)\b"
+)
+_SHORT = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class Trigger:
+    reason: str
+    detail: str = ""
+
+
+def asks_for_person(message: str) -> bool:
+    """Whether the customer is asking to be passed to a person (or is fed up with the bot)."""
+    ws = text.words(message.replace("quelqu'un", "quelquun").replace("quelqu un", "quelquun"))
+    if not ws:
+        return False
+    joined = " ".join(ws)
+    if _NEGATED.search(joined):
+        return False
+    if any(p.search(joined) for p in (_BOT_COMPLAINT, _ANYONE_THERE, _REACH_GROUP, _CALLBACK)):
+        return True
+    persons = [w for w in ws if w in _PERSON]
+    if not persons:
+        return False
+    if _REAL_PERSON.search(joined):
+        return True
+    if len(ws) <= _SHORT and any(w not in _WEAK_PERSON for w in persons):
+        return True
+    return bool(_REACH.search(joined))
+
+
+# "How do I refund a customer?" is a merchant's question about their own customer, not a demand of ours.
+_THIRD_PARTY = re.compile(
+    r"\b(customer|customers|client|clients|buyer|buyers|cliente|clientes)\b(?! (service|support|care))"
+)
+
+
+def matched_keyword(message: str, keywords: Sequence[str]) -> str:
+    """The first configured handoff keyword (a word or phrase) in the message, or ""."""
+    joined = " " + " ".join(text.words(message)) + " "
+    if _THIRD_PARTY.search(joined):
+        return ""
+    for keyword in keywords:
+        phrase = " ".join(text.words(keyword))
+        if phrase and f" {phrase} " in joined:
+            return keyword
+    return ""
+
+
+def handoff_keywords(configured: Sequence[str] | None) -> Sequence[str]:
+    """The inbox's keywords, or the defaults (with their translations) when it sets none."""
+    own = [k for k in (configured or []) if isinstance(k, str) and k.strip()]
+    return own or (*DEFAULT_HANDOFF_KEYWORDS, *_DEFAULT_KEYWORD_VARIANTS)
+
+
+# Situations only staff can handle, whatever the knowledge base says: security, fraud, legal, money taken twice.
+_NEEDS_STAFF = re.compile(
+    "|".join(
+        [
+            r"\b(hack|hacked|hacker|fraud|fraudulent|fraude|stolen|steal|unauthori[sz]ed|scam|scammed|phishing)\b",
+            r"\b(lawyer|attorney|legal action|sue|police|abogado|avocat)\b",
+            r"\b(charged|billed|cobrado|debite) (me )?(twice|double|two times|2 times)\b|\bdouble (charged|billed)\b",
+            r"\b(dont|do not|didnt) recogni[sz]e\b",
+            r"\b(suspended|frozen|deactivated|closed) (my )?account\b|\baccount (was |is |got |has been )?"
+            r"(suspended|frozen|deactivated|closed)\b",
+            r"\b(verify|verification of) (my )?identity\b|\bidentity (check|verification)\b",
+            r"\b(new owner|transfer ownership|change (the )?owner|selling the business|sold the business)\b",
+            r"\b(no|lost|dont have|do not have|without)\b.{0,40}\bbackup codes\b",
+        ]
+    )
+)
+
+
+def needs_staff(message: str) -> str:
+    """Why only a person can help with this message ("" when the assistant may try)."""
+    joined = " ".join(text.words(message))
+    return "needs_staff" if _NEEDS_STAFF.search(joined) else ""
+
+
+def customer_trigger(message: str, *, keywords: Sequence[str]) -> Trigger | None:
+    if asks_for_person(message):
+        return Trigger("customer_asked")
+    keyword = matched_keyword(message, keywords)
+    if keyword:
+        return Trigger("keyword", keyword)
+    return None

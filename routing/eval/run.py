@@ -1,0 +1,137 @@
+"""Evaluate the local responder on the labelled customer messages in ``messages.jsonl``.
+
+    python -m routing.eval.run [--split test|dev|all] [--errors]
+
+Prints handoff recall (messages that should reach a person and do), the false-handoff rate
+(messages the assistant should answer but hands off) and topic accuracy. The knowledge base is
+the demo company's help centre (``conversations.demo.ARTICLES``), held in memory: no database
+is needed. Tune on the dev split only and report the test split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+MESSAGES = Path(__file__).with_name("messages.jsonl")
+TARGETS = {"handoff_recall": 0.95, "false_handoff_rate": 0.10, "topic_accuracy": 0.85}
+
+
+@dataclasses.dataclass
+class Outcome:
+    text: str
+    expect: str
+    topic: str
+    predicted: str
+    predicted_topic: str
+    reason: str
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inbox_project.settings")
+    import django
+
+    django.setup()
+
+
+def load(split: str) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in MESSAGES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [row for row in rows if split == "all" or row.get("split") == split]
+
+
+def knowledge_index() -> Any:
+    from routing.assistant.knowledge import Article, KnowledgeIndex
+
+    specs: tuple[Any, ...]
+    try:
+        from conversations.demo import ARTICLES
+
+        specs = tuple(ARTICLES)
+    except ImportError:  # pragma: no cover - the demo data is part of the product
+        specs = ()
+    articles = [
+        Article(
+            id=index,
+            title=spec.title,
+            body=spec.body.replace("{domain}", "example.com"),
+            keywords=spec.keywords,
+            topic=spec.topic,
+        )
+        for index, spec in enumerate(specs, start=1)
+    ]
+    if not articles:
+        articles = [Article(1, "Resetting your password", "Tap Forgot password.", "password, reset", "technical")]
+    return KnowledgeIndex(articles)
+
+
+def evaluate(rows: list[dict[str, Any]]) -> list[Outcome]:
+    from routing.assistant import triage, triggers
+    from routing.assistant.local import LocalResponder
+    from routing.assistant.types import AssistantContext
+
+    index = knowledge_index()
+    responder = LocalResponder()
+    keywords = triggers.handoff_keywords([])  # an inbox with the default keywords
+    outcomes = []
+    for row in rows:
+        text = row["text"]
+        articles = tuple(index.search(text, limit=3))
+        trigger = triggers.customer_trigger(text, keywords=keywords)
+        result = responder.answer(AssistantContext(message=text, articles=articles))
+        if trigger is not None:
+            predicted, reason = "handoff", trigger.reason + (f":{trigger.detail}" if trigger.detail else "")
+        elif result.is_handoff:
+            predicted, reason = "handoff", result.handoff_reason
+        else:
+            predicted, reason = "answer", f"confidence {result.confidence:.2f}"
+        outcomes.append(
+            Outcome(text, row["expect"], row["topic"], predicted, triage.classify_topic(text, articles), reason)
+        )
+    return outcomes
+
+
+def metrics(outcomes: list[Outcome]) -> dict[str, float]:
+    should_handoff = [o for o in outcomes if o.expect == "handoff"]
+    should_answer = [o for o in outcomes if o.expect == "answer"]
+    return {
+        "handoff_recall": sum(o.predicted == "handoff" for o in should_handoff) / max(len(should_handoff), 1),
+        "false_handoff_rate": sum(o.predicted == "handoff" for o in should_answer) / max(len(should_answer), 1),
+        "topic_accuracy": sum(o.predicted_topic == o.topic for o in outcomes) / max(len(outcomes), 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=["test", "dev", "all"], default="test")
+    parser.add_argument("--errors", action="store_true", help="list every wrong decision and topic")
+    args = parser.parse_args(argv)
+    _setup_django()
+    rows = load(args.split)
+    outcomes = evaluate(rows)
+    results = metrics(outcomes)
+    handoffs = sum(o.expect == "handoff" for o in outcomes)
+    print(f"Local responder on the {args.split} split: {len(outcomes)} messages ({handoffs} should hand off)")
+    for name, value in results.items():
+        target = TARGETS[name]
+        ok = value <= target if name == "false_handoff_rate" else value >= target
+        sign = "<=" if name == "false_handoff_rate" else ">="
+        print(f"  {name:<20} {value:6.1%}   target {sign} {target:.0%}   {'ok' if ok else 'MISSED'}")
+    if args.errors:
+        print("\nWrong handoff decisions:")
+        for o in outcomes:
+            if o.predicted != o.expect:
+                print(f"  expected {o.expect:<7} got {o.predicted:<7} ({o.reason}): {o.text}")
+        print("\nWrong topics:")
+        for o in outcomes:
+            if o.predicted_topic != o.topic:
+                print(f"  expected {o.topic:<9} got {o.predicted_topic:<9}: {o.text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""The labelled evaluation set and its script."""
+
+from __future__ import annotations
+
+from routing.eval import run
+
+
+def test_labelled_set_is_large_varied_and_split():
+    rows = run.load("all")
+    assert len(rows) >= 200
+    assert {row["expect"] for row in rows} == {"answer", "handoff"}
+    assert {row["topic"] for row in rows} == {"billing", "technical", "sales", "general"}
+    assert {row["split"] for row in rows} == {"dev", "test"}
+    assert len({row["text"] for row in rows}) == len(rows)
+
+
+def test_eval_script_reports_the_three_figures(capsys):
+    assert run.main(["--split", "test"]) == 0
+    out = capsys.readouterr().out
+    for name in ("handoff_recall", "false_handoff_rate", "topic_accuracy"):
+        assert name in out
+
+
+def test_metrics_count_what_they_say():
+    outcomes = [
+        run.Outcome("a", "handoff", "billing", "handoff", "billing", ""),
+        run.Outcome("b", "handoff", "billing", "answer", "sales", ""),
+        run.Outcome("c", "answer", "sales", "handoff", "sales", ""),
+        run.Outcome("d", "answer", "sales", "answer", "sales", ""),
+    ]
+    assert run.metrics(outcomes) == {"handoff_recall": 0.5, "false_handoff_rate": 0.5, "topic_accuracy": 0.75}

@@ -1,0 +1,194 @@
+"""Knowledge retrieval, the handoff-request detector, the classifier and the local responder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from routing.assistant import knowledge, triage, triggers
+from routing.assistant.knowledge import Article, KnowledgeIndex, strip_disallowed_links
+from routing.assistant.local import FALLBACK_REPLY, LocalResponder
+from routing.assistant.summary import summarize
+from routing.assistant.types import AssistantContext
+from routing.models import KnowledgeArticle
+from tests import factories as f
+from tests.routing.assistant_helpers import make_articles
+
+
+@pytest.mark.django_db
+def test_search_finds_the_matching_published_article(inbox):
+    articles = make_articles()
+    results = knowledge.search_articles("my receipt printer is out of paper", inbox_id=inbox.pk)
+    assert results[0].article.id == articles[3].pk
+    assert 0 < results[0].score <= 1
+
+
+@pytest.mark.django_db
+def test_search_skips_unpublished_and_other_inboxes_articles(inbox):
+    other_inbox: Any = f.InboxFactory()
+    KnowledgeArticle.objects.create(title="Printer jams", body="Open the lid.", keywords="printer", is_published=False)
+    KnowledgeArticle.objects.create(
+        title="Printer paper", body="Use 57mm rolls.", keywords="printer", inbox=other_inbox
+    )
+    own = KnowledgeArticle.objects.create(title="Printer setup", body="Pair it.", keywords="printer", inbox=inbox)
+    shared = KnowledgeArticle.objects.create(title="Printer lights", body="Red means paper.", keywords="printer")
+    found = {r.article.id for r in knowledge.search_articles("printer", inbox_id=inbox.pk, limit=10)}
+    assert found == {own.pk, shared.pk}
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_postgres_full_text_matches_word_forms(inbox):
+    assert connection.vendor == "postgresql"
+    article = KnowledgeArticle.objects.create(
+        title="Connecting QuickBooks", body="Your sales are synced every night.", keywords="accounting"
+    )
+    results = knowledge.search_articles("why isn't my QuickBooks syncing?", inbox_id=inbox.pk)
+    assert [r.article.id for r in results] == [article.pk]
+
+
+@pytest.mark.django_db
+def test_search_with_nothing_to_match_finds_nothing(inbox):
+    make_articles()
+    assert knowledge.search_articles("???", inbox_id=inbox.pk) == []
+    assert knowledge.search_articles("zebra giraffe", inbox_id=inbox.pk) == []
+
+
+def test_python_index_prefers_title_and_keyword_matches():
+    index = KnowledgeIndex(
+        [
+            Article(1, "Payout schedule", "When money arrives.", "payout, deposit"),
+            Article(2, "Printer", "Payouts are not related to printers at all.", "printer"),
+        ]
+    )
+    first, second = index.search("where is my payout")
+    assert (first.article.id, second.article.id) == (1, 2)
+    assert first.score > second.score
+
+
+def test_links_to_other_hosts_are_stripped():
+    reply = "See https://help.acme.example/x, https://evil.example.net/y and bit.ly/zz; mail no-reply@acme.com."
+    cleaned = strip_disallowed_links(reply, {"help.acme.example"})
+    assert "https://help.acme.example/x" in cleaned
+    assert "evil.example.net" not in cleaned
+    assert "no-reply@acme.com" in cleaned
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can I talk to a real person",
+        "Can i speak to someone please",
+        "human please",
+        "HUMAN",
+        "agent",
+        "representative",
+        "I want a live agent",
+        "get me a human being",
+        "transfer me to an operator",
+        "is anyone there?",
+        "this bot is useless",
+        "you're not helping",
+        "am I talking to a robot?",
+        "let me talk to your support team",
+        "Can someone call me back",
+        "quiero hablar con un agente",
+        "necesito una persona real",
+        "je veux parler à quelqu'un",
+        "un conseiller svp",
+        "ich möchte mit einem Mitarbeiter sprechen",
+    ],
+)
+def test_requests_for_a_person_are_recognised(text):
+    assert triggers.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "How do I reset my password?",
+        "someone charged my card twice",
+        "how do I add staff accounts for my team",
+        "I don't need a human, just tell me the fee",
+        "My printer doesn't print",
+        "what does the agent field in the export mean for my sales people report?",
+    ],
+)
+def test_ordinary_questions_are_not_requests_for_a_person(text):
+    assert not triggers.asks_for_person(text)
+
+
+def test_keywords_match_whole_words_and_phrases():
+    assert triggers.matched_keyword("Please CANCEL my subscription!", ["cancel my subscription"])
+    assert not triggers.matched_keyword("refundable deposit?", ["refund"])
+    defaults = triggers.handoff_keywords([])
+    assert set(triggers.DEFAULT_HANDOFF_KEYWORDS) <= set(defaults)
+    assert triggers.matched_keyword("quiero un reembolso", defaults)  # the defaults' translations
+    assert not triggers.matched_keyword("how do I refund a customer?", defaults)  # the merchant's own customer
+    assert triggers.handoff_keywords(["fraud"]) == ["fraud"]
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("I was charged twice on my invoice", "billing"),
+        ("the bluetooth reader wont connect", "technical"),
+        ("how much does the Pro plan cost?", "sales"),
+        ("what are your opening hours", "general"),
+    ],
+)
+def test_topic_classifier(text, topic):
+    assert triage.classify_topic(text) == topic
+
+
+def test_topics_are_configurable(settings):
+    settings.ASSISTANT_TOPICS = {"hardware": {"printer": 3}, "general": {}}
+    assert triage.classify_topic("my printer is broken") == "hardware"
+    assert triage.classify_topic("hello there") == "general"
+
+
+def test_urgency_and_sentiment():
+    assert triage.urgency("URGENT: we can't take payments") == "urgent"
+    assert triage.urgency("how do I print a report") == "normal"
+    assert triage.sentiment("this is ridiculous, worst service ever") < 0
+    assert triage.sentiment("thanks, that's great") > 0
+
+
+def test_local_responder_answers_or_falls_back():
+    index = KnowledgeIndex([Article(1, "Resetting your password", "Tap Forgot password. We email a link.", "reset")])
+    responder = LocalResponder()
+    answer = responder.answer(
+        AssistantContext(message="how to reset my password", articles=tuple(index.search("how to reset my password")))
+    )
+    assert answer.action == "reply" and "Forgot password" in answer.reply and answer.confidence >= 0.5
+    unsure = responder.answer(
+        AssistantContext(message="do you sell bikes", articles=tuple(index.search("do you sell bikes")))
+    )
+    assert unsure.reply == FALLBACK_REPLY and unsure.confidence < 0.5
+
+
+def test_summary_is_short_and_extractive():
+    text = summarize(
+        ["My printer stopped. It was fine yesterday. No idea why.", "My printer stopped."], topic="technical"
+    )
+    assert text.splitlines() == ["Topic: technical.", "My printer stopped.", "It was fine yesterday."]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("I think my account was hacked", "needs_staff"),
+        ("you charged me twice this month", "needs_staff"),
+        ("urgent!!! terminal not working at all", "urgent"),
+    ],
+)
+def test_local_responder_hands_off_what_only_staff_can_handle(text, reason):
+    result = LocalResponder().answer(AssistantContext(message=text))
+    assert (result.action, result.handoff_reason) == ("handoff", reason)
+
+
+def test_typos_still_find_the_article():
+    index = KnowledgeIndex([Article(1, "Payout schedule", "When money arrives.", "payout, deposit")])
+    assert index.search("payot not recieved")[0].article.id == 1
