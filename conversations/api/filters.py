@@ -66,7 +66,11 @@ class ChoiceListField(forms.CharField):
         items = [item.strip().lower() for item in text.split(",") if item.strip()]
         unknown = [item for item in items if item not in self.allowed]
         if unknown:
-            raise forms.ValidationError(f"Unknown value {unknown[0]!r}; use one of {', '.join(self.allowed)}.")
+            # Through params, never formatted in: the value is the client's text and may contain "%".
+            raise forms.ValidationError(
+                "Unknown value %(value)s; use one of %(allowed)s.",
+                params={"value": repr(unknown[0]), "allowed": ", ".join(self.allowed)},
+            )
         return items
 
 
@@ -90,7 +94,7 @@ class SearchField(forms.CharField):
         try:
             return search.parse(text)
         except search.SearchSyntaxError as exc:
-            raise forms.ValidationError(str(exc)) from None
+            raise forms.ValidationError("%(problem)s", params={"problem": str(exc)}) from None
 
 
 class ChoiceListFilter(django_filters.Filter):

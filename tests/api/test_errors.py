@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.api.conftest import error_of
 
 
@@ -56,3 +58,15 @@ def test_post_to_an_unknown_path_is_a_json_404_not_a_csrf_page(api: Any) -> None
     response = api.post("/api/v1/conversations/1.5/assign/", {"assignee_id": 1}, format="json")
     assert response.status_code == 404
     assert error_of(response)["code"] == "not_found"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["priority=%25%C3%B2", "status=50%25", "q=status:%25x"])
+def test_a_filter_value_with_a_percent_sign_is_a_400_not_a_500(supervisor, query):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(supervisor)
+    response = client.get(f"/api/v1/conversations/?{query}")
+    assert response.status_code == 400
+    assert response.json()["error"]["message"]
