@@ -59,3 +59,11 @@ def sweep_webhook_deliveries() -> int:
     for delivery_id in due:
         deliver_webhook.delay(delivery_id)
     return len(due)
+
+
+@shared_task(name="conversations.tasks.run_status_timers", ignore_result=True)
+def run_status_timers() -> dict[str, int]:
+    """Beat, every minute: pending after idling, archive after the delay, wake snoozed conversations."""
+    from conversations import timers
+
+    return timers.run_status_timers()

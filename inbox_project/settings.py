@@ -165,6 +165,10 @@ CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
     "task": "conversations.tasks.sweep_webhook_deliveries",
     "schedule": timedelta(seconds=60),
 }
+CELERY_BEAT_SCHEDULE["status-timers"] = {
+    "task": "conversations.tasks.run_status_timers",
+    "schedule": timedelta(seconds=env_int("STATUS_TIMERS_INTERVAL_SECONDS", 60, minimum=5)),
+}
 CELERY_BEAT_SCHEDULE["routing-sweep-queues"] = {
     "task": "routing.routing_tasks.sweep_queues",
     "schedule": timedelta(minutes=1),
