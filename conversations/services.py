@@ -894,6 +894,34 @@ def agent_set_availability(*, agent: Any, availability: str, actor: Any) -> Any:
     return profile
 
 
+def agent_update_profile(*, agent: Any, changes: dict[str, Any], teams: Sequence[Any] | None, actor: Any) -> Any:
+    """A supervisor changes an agent's capacity, skills, languages, channels or teams.
+
+    More capacity or another team can make room for waiting conversations, so the queues are
+    drained after commit.
+    """
+    from conversations.models import AgentProfile
+
+    if not is_supervisor(actor):
+        raise ServiceError("Only supervisors may change capacity, skills, languages, channels or teams.")
+    with transaction.atomic():
+        profile = AgentProfile.objects.select_for_update().get(user=agent)
+        previous_capacity = profile.capacity
+        for key, value in changes.items():
+            setattr(profile, key, value)
+        try:
+            profile.full_clean(exclude=["user"])
+        except ValidationError as exc:
+            raise ServiceError(exc.message_dict) from None
+        if changes:
+            profile.save(update_fields=list(changes))
+        if teams is not None:
+            profile.teams.set(teams)
+        if profile.capacity > previous_capacity or teams is not None:
+            _capacity_freed(agent.pk)
+    return profile
+
+
 def notification_mark_read(*, user: Any, notification_ids: Sequence[int] | None = None) -> int:
     """Mark ``user``'s notifications read (all unread ones when ``notification_ids`` is None); return how many."""
     from conversations.models import Notification

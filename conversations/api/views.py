@@ -12,7 +12,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -516,18 +515,8 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
         if availability is not None and agent.pk != self.request.user.pk and not is_supervisor(self.request.user):
             raise exceptions.PermissionDenied("You may only set your own availability.")
         if profile_changes:
-            profile = agent.agent_profile
             teams = profile_changes.pop("teams", None)
-            for key, value in profile_changes.items():
-                setattr(profile, key, value)
-            try:
-                profile.full_clean(exclude=["user"])
-            except DjangoValidationError as exc:
-                raise exceptions.ValidationError(exc.message_dict) from None
-            if profile_changes:
-                profile.save(update_fields=list(profile_changes))
-            if teams is not None:
-                profile.teams.set(teams)
+            services.agent_update_profile(agent=agent, changes=profile_changes, teams=teams, actor=self.request.user)
         if availability is not None:
             services.agent_set_availability(agent=agent, availability=availability, actor=self.request.user)
         serializer.instance = self.get_queryset().get(pk=agent.pk)

@@ -97,3 +97,21 @@ def test_an_assistant_handoff_is_routed_to_a_person(desk, settings, committed):
     conversation.refresh_from_db()
     assert conversation.handler == Handler.HUMAN
     assert conversation.assignee == desk["agent"]
+
+
+def test_more_capacity_takes_the_waiting_conversation(desk, supervisor, committed):
+    with committed():
+        for phone in ("+14155550116", "+14155550117"):
+            services.message_receive_inbound(
+                inbox=desk["inbox"], identity_kind="phone", identity_value=phone, body="hi"
+            )
+    waiting = desk["inbox"].conversations.filter(assignee__isnull=True).get()
+    with committed():
+        services.agent_update_profile(agent=desk["agent"], changes={"capacity": 2}, teams=None, actor=supervisor)
+    waiting.refresh_from_db()
+    assert waiting.assignee == desk["agent"]
+
+
+def test_only_a_supervisor_changes_an_agent_profile(desk):
+    with pytest.raises(services.ServiceError, match="Only supervisors"):
+        services.agent_update_profile(agent=desk["agent"], changes={"capacity": 9}, teams=None, actor=desk["agent"])
