@@ -115,3 +115,37 @@ def test_more_capacity_takes_the_waiting_conversation(desk, supervisor, committe
 def test_only_a_supervisor_changes_an_agent_profile(desk):
     with pytest.raises(services.ServiceError, match="Only supervisors"):
         services.agent_update_profile(agent=desk["agent"], changes={"capacity": 9}, teams=None, actor=desk["agent"])
+
+
+def test_a_whatsapp_billing_question_reaches_an_available_billing_agent(settings, committed):
+    """The issue's back-office check, through the whole path: message, assistant triage and handoff, rule, strategy."""
+    settings.ASSISTANT_AUTORUN = True
+    support = f.TeamFactory(name="Support")
+    billing = f.TeamFactory(name="Billing", assignment_strategy="round_robin")
+    inbox = f.InboxFactory(kind="whatsapp", default_team=support, assistant_enabled=True)
+    offline, online = f.AgentFactory(username="bill-off"), f.AgentFactory(username="bill-on")
+    for user in (offline, online):
+        user.agent_profile.teams.add(billing)
+        inbox.members.add(user)
+    services.agent_set_availability(agent=offline, availability="offline", actor=offline)
+    RoutingRule.objects.create(
+        name="WhatsApp billing to Billing",
+        conditions=[
+            {"field": "channel", "operator": "is", "value": "whatsapp"},
+            {"field": "topic", "operator": "is", "value": "billing"},
+        ],
+        actions={"team": billing.pk},
+    )
+    with committed():
+        message = services.message_receive_inbound(
+            inbox=inbox,
+            identity_kind="whatsapp",
+            identity_value="whatsapp:+14155550190",
+            body="Hi, I was charged twice for my subscription this month, I need a person to fix my invoice",
+        ).message
+    conversation = message.conversation
+    conversation.refresh_from_db()
+    assert conversation.topic == "billing"
+    assert conversation.handler == Handler.HUMAN
+    assert conversation.team == billing
+    assert conversation.assignee == online
