@@ -20,23 +20,13 @@ from tests.fakes.twilio_server import (
     AUTH_TOKEN,
     PUBLIC_BASE_URL,
     post_signed,
-    running_fake_twilio,
     sms_payload,
     status_payload,
     whatsapp_payload,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fake_twilio(settings: Any) -> Any:
-    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
-    settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
-    with running_fake_twilio() as fake:
-        settings.TWILIO_API_BASE_URL = fake.base_url
-        yield fake
+# fake_twilio (tests/channels_app/conftest.py): the account configured, the SDK pointed at a local fake.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_twilio")]
 
 
 @pytest.fixture
