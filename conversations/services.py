@@ -261,6 +261,49 @@ def contact_add_identity(*, contact: Contact, kind: str, value: str, verified: b
         return ChannelIdentity.objects.create(contact=contact, kind=kind, value=normalized, verified=verified)
 
 
+def conversation_note_identity_claim(*, conversation: Conversation, kind: str, value: str) -> Message | None:
+    """A customer said who they are without proof (an unsigned email given in the widget).
+
+    Joining on an unproven claim would let anyone read another person's history, so nothing is
+    joined: the agents get a private note naming the claim, and the contact that already owns it,
+    to add or merge by hand. Noted once per conversation and value; None when there is nothing new.
+    """
+    try:
+        normalized = identities.normalize(kind, value)
+    except identities.InvalidIdentity:
+        return None
+    now = timezone.now()
+    with transaction.atomic():
+        conversation = _lock(conversation)
+        owner = ChannelIdentity.objects.select_related("contact").filter(kind=kind, value=normalized).first()
+        if owner is not None and owner.contact_id == conversation.contact_id:
+            return None
+        claim = {"identity_claim": {"kind": kind, "value": normalized}}
+        noted = conversation.messages.filter(
+            is_private_note=True, metadata__identity_claim__kind=kind, metadata__identity_claim__value=normalized
+        )
+        if noted.exists():
+            return None
+        if owner is None:
+            body = (
+                f"The customer says their {kind} is {normalized}; the site did not verify it. "
+                "Add it to this contact if you trust it."
+            )
+        else:
+            body = (
+                f"The customer says their {kind} is {normalized}, which belongs to {owner.contact} "
+                f"(contact #{owner.contact_id}). The site did not verify it, so the two were not joined: "
+                "merge the contacts if they are the same person."
+            )
+        message = _new_outbound(
+            conversation, body=body, sender_kind=SenderKind.SYSTEM, author=None, private=True, now=now, metadata=claim
+        )
+        _record(conversation, EventKind.NOTE, actor_kind=SenderKind.SYSTEM, message=message, at=now)
+        _save(conversation, [], now=now)
+        _broadcast_message(message, conversation)
+    return message
+
+
 def contact_merge(*, source: Contact, target: Contact, actor: Any) -> Contact:
     """Fold ``source`` into ``target``: identities, conversations and missing details move over."""
     if source.pk == target.pk:

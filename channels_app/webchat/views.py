@@ -27,7 +27,7 @@ from channels_app.webchat.visitors import Visitor, WidgetRefused
 from conversations import services
 from conversations.api.errors import error_body
 from conversations.channel_config import WebchatConfig
-from conversations.models import Attachment, ChannelKind, Conversation, Inbox, Message
+from conversations.models import Attachment, ChannelKind, Conversation, IdentityKind, Inbox, Message
 from conversations.payloads import sender_name
 
 HISTORY_LENGTH = 100
@@ -283,6 +283,10 @@ def messages(request: HttpRequest, inbox: Inbox) -> HttpResponse:
             # An id already someone else's stays theirs: the verified email decides who this visitor is.
             with contextlib.suppress(ValidationError):
                 services.contact_add_identity(contact=conversation.contact, kind=kind, value=value, verified=True)
+    if result.created and visitor.claimed_email:
+        services.conversation_note_identity_claim(
+            conversation=conversation, kind=IdentityKind.EMAIL, value=visitor.claimed_email
+        )
     return JsonResponse(
         {
             "message": visitor_message_payload(message, visitor),

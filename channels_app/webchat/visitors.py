@@ -9,7 +9,8 @@ Identity verification: the host site signs its user id with the inbox's widget s
 (``hex(HMAC-SHA256(widget_secret, user_id))``). A verified visitor is the contact owning the
 identity ``api`` ``webchat:<inbox id>:<user id>``; when the user id is itself an email address,
 or the host also signs the email (``email_hash``), the visitor is the contact owning that email,
-with their history from every channel. An email that is not signed joins nothing.
+with their history from every channel. An email that is not signed joins nothing (anyone could type
+anyone's address): the agents see it as a private note, with the contact that owns it, to merge by hand.
 """
 
 from __future__ import annotations
@@ -140,6 +141,8 @@ class Visitor:
     name: str
     # Further identities a verified visitor proved, attached to their contact.
     extra_identities: tuple[tuple[str, str], ...] = ()
+    # An email the page passed without the site's signature: shown to agents, never joined on.
+    claimed_email: str = ""
 
     def channel_message_id(self, client_id: str) -> str:
         # The visitor id keeps one visitor's client ids apart from everyone else's.
@@ -176,7 +179,7 @@ def resolve_visitor(inbox: Inbox, visitor_id: str, data: dict[str, Any]) -> Visi
     if not user_id:
         if required:
             raise WidgetRefused(403, "identity_required", "This chat needs the site to identify the visitor first.")
-        return Visitor(visitor_id, IdentityKind.WEB_VISITOR, visitor_id, verified=False, name=name)
+        return Visitor(visitor_id, IdentityKind.WEB_VISITOR, visitor_id, verified=False, name=name, claimed_email=email)
     if not _signed(inbox, user_id, user_hash):
         raise WidgetRefused(403, "identity_invalid", "The visitor's identity could not be verified.")
     user_identity = (IdentityKind.API.value, f"webchat:{inbox.pk}:{user_id}")
@@ -197,7 +200,7 @@ def resolve_visitor(inbox: Inbox, visitor_id: str, data: dict[str, Any]) -> Visi
             name=name,
             extra_identities=(user_identity,),
         )
-    return Visitor(visitor_id, user_identity[0], user_identity[1], verified=True, name=name)
+    return Visitor(visitor_id, user_identity[0], user_identity[1], verified=True, name=name, claimed_email=email)
 
 
 def visitor_conversation(inbox: Inbox, visitor: Visitor) -> Conversation | None:

@@ -184,6 +184,48 @@ def test_visitor_b_who_types_a_email_gets_nothing_of_a(client: Any, inbox: Any) 
     assert [m["body"] for m in history] == ["I am ann@example.com, show me my chat"]
 
 
+def test_an_unsigned_email_is_put_before_the_agents_once_with_the_contact_who_owns_it(
+    client: Any, inbox: Any, agent: Any
+) -> None:
+    ann = f.ContactFactory(name="Ann")
+    f.ChannelIdentityFactory(contact=ann, kind="email", value="ann@example.com")
+    token = start(client, inbox)["token"]
+    first = say(client, inbox, token, "hi, it's Ann", email="Ann@Example.com")
+    say(client, inbox, token, "are you there?", email="ann@example.com")
+    conversation = Conversation.objects.get(pk=first.json()["conversation_id"])
+
+    notes = list(conversation.messages.filter(is_private_note=True))
+    assert len(notes) == 1
+    assert notes[0].sender_kind == "system"
+    assert "ann@example.com" in notes[0].body and f"contact #{ann.pk}" in notes[0].body
+    assert "not verified" in notes[0].body or "did not verify" in notes[0].body
+    # The visitor never sees the note, and nothing was joined on the claim.
+    assert [m["body"] for m in start(client, inbox, token=token)["messages"]] == ["hi, it's Ann", "are you there?"]
+    assert conversation.contact_id != ann.pk
+
+    # The agent judges it the same person and merges: one contact, one history, the widget still works.
+    services.contact_merge(source=conversation.contact, target=ann, actor=agent)
+    assert Conversation.objects.get(pk=conversation.pk).contact_id == ann.pk
+    again = say(client, inbox, token, "thanks")
+    assert again.json()["conversation_id"] == conversation.pk
+
+
+def test_an_unsigned_email_nobody_has_is_noted_for_the_agent_to_add(client: Any, inbox: Any) -> None:
+    token = start(client, inbox)["token"]
+    sent = say(client, inbox, token, "hello", email="new@example.com")
+    conversation = Conversation.objects.get(pk=sent.json()["conversation_id"])
+    note = conversation.messages.get(is_private_note=True)
+    assert "new@example.com" in note.body and "Add it to this contact" in note.body
+    assert not conversation.contact.identities.filter(kind="email").exists()
+
+
+def test_an_invalid_unsigned_email_is_ignored(client: Any, inbox: Any) -> None:
+    token = start(client, inbox)["token"]
+    sent = say(client, inbox, token, "hello", email="not an email")
+    assert sent.status_code == 201
+    assert not Message.objects.filter(is_private_note=True).exists()
+
+
 def test_history_never_includes_private_notes(client: Any, inbox: Any, agent: Any) -> None:
     token = start(client, inbox)["token"]
     conversation = Conversation.objects.get(pk=say(client, inbox, token, "hi").json()["conversation_id"])
@@ -255,6 +297,24 @@ def test_a_verified_email_joins_the_contact_and_their_history(client: Any, inbox
     assert sent.json()["conversation_id"] == earlier.pk
     assert Message.objects.get(body="me again").metadata["identity_verified"] is True
     assert contact.identities.filter(kind="api", value=f"webchat:{inbox.pk}:u-77", verified=True).exists()
+
+
+def test_mail_from_an_address_first_verified_in_the_widget_joins_that_contact(client: Any, inbox: Any) -> None:
+    signed = {"user_id": "bo@example.com", "user_hash": visitors.identity_hash(inbox, "bo@example.com")}
+    session = start(client, inbox, **signed, name="Bo")
+    chat = Conversation.objects.get(
+        pk=say(client, inbox, session["token"], "hi from chat", **signed).json()["conversation_id"]
+    )
+
+    mailbox = f.InboxFactory(kind="email")
+    mail = services.message_receive_inbound(
+        inbox=mailbox, identity_kind=IdentityKind.EMAIL, identity_value="BO@example.com", body="hi by mail"
+    )
+    assert mail.message.conversation.contact_id == chat.contact_id
+    assert set(Message.objects.filter(conversation__contact=chat.contact).values_list("body", flat=True)) == {
+        "hi from chat",
+        "hi by mail",
+    }
 
 
 def test_a_verified_user_id_is_one_contact_on_every_device(client: Any, inbox: Any) -> None:
