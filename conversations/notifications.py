@@ -200,3 +200,34 @@ def on_handoff(conversation: Conversation) -> None:
         title=f"Handed off by the assistant: {_contact_name(conversation)}",
         body=conversation.summary or (f"Reason: {reason}" if reason else ""),
     )
+
+
+# --- Preferences -----------------------------------------------------------------------------
+
+
+def preferences_of(user: Any) -> dict[str, dict[str, bool]]:
+    """Every type with both media, as ``user`` chose or by default."""
+    profile = AgentProfile.objects.filter(user=user).first()
+    chosen = profile.notification_preferences if profile is not None else {}
+    chosen = chosen if isinstance(chosen, dict) else {}
+    result = default_notification_preferences()
+    for kind, media in result.items():
+        mine = chosen.get(kind)
+        if isinstance(mine, dict):
+            media.update({medium: bool(mine[medium]) for medium in MEDIA if medium in mine})
+    return result
+
+
+def notification_preferences_set(*, user: Any, changes: dict[str, dict[str, bool]]) -> dict[str, dict[str, bool]]:
+    """Change ``user``'s own choices per type and medium; types and media not given keep theirs."""
+    unknown = set(changes) - set(NotificationKind.values)
+    if unknown:
+        raise ValueError(f"unknown notification types: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        profile, _ = AgentProfile.objects.select_for_update().get_or_create(user=user)
+        preferences = preferences_of(user)
+        for kind, media in changes.items():
+            preferences[kind].update({medium: bool(value) for medium, value in media.items() if medium in MEDIA})
+        profile.notification_preferences = preferences
+        profile.save(update_fields=["notification_preferences"])
+    return preferences
