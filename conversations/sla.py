@@ -203,7 +203,13 @@ def close_all(conversation: Conversation, *, now: datetime) -> list[str]:
 
 
 def summary(conversation: Conversation, *, now: datetime | None = None) -> dict[str, Any]:
-    """The SLA state from the conversation's own columns (no queries): for the list and the detail."""
+    """The SLA state from the conversation's own columns (no queries): for the list and the detail.
+
+    Each target of the current cycle is on track, warning (past its warning time), breached
+    (overdue, or ended late) or met. The conversation's state is the worst of them, so a missed
+    first response stays visible; ``met`` once every target has ended in time; None without
+    targets. ``due_at`` is the nearest due time still running.
+    """
     now = now or timezone.now()
     targets = conversation.sla_targets or {}
     detail: dict[str, Any] = {}
@@ -211,24 +217,20 @@ def summary(conversation: Conversation, *, now: datetime | None = None) -> dict[
         entry = targets.get(name)
         if entry is None:
             continue
+        due = _at(entry["due_at"])
         if entry.get("outcome") is not None:
             state = MET if entry["outcome"] == "met" else BREACHED
-        elif now >= _at(entry["due_at"]):
+        elif now >= due:
             state = BREACHED
         elif now >= _at(entry["warn_at"]):
             state = WARNING
         else:
             state = ON_TRACK
-        detail[name] = {"state": state, "due_at": entry["due_at"], "outcome": entry.get("outcome")}
-    pending = [_at(e["due_at"]) for e in detail.values() if e["outcome"] is None]
-    if not detail:
-        overall = None
-    elif pending:
-        states = {e["state"] for e in detail.values() if e["outcome"] is None}
-        overall = next(s for s in (BREACHED, WARNING, ON_TRACK) if s in states)
-    else:
-        overall = BREACHED if any(e["outcome"] == "missed" for e in detail.values()) else MET
-    return {"state": overall, "due_at": _iso(min(pending)) if pending else None, "targets": detail}
+        detail[name] = {"state": state, "due_at": due, "outcome": entry.get("outcome")}
+    states = {e["state"] for e in detail.values()}
+    overall = next((s for s in (BREACHED, WARNING, ON_TRACK, MET) if s in states), None)
+    pending = [e["due_at"] for e in detail.values() if e["outcome"] is None]
+    return {"state": overall, "due_at": min(pending, default=None), "targets": detail}
 
 
 # --- Warnings and breaches: the sweeps -------------------------------------------------------

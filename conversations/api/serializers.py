@@ -141,8 +141,8 @@ class SLASerializer(serializers.Serializer):
     state = serializers.ChoiceField(
         choices=SLA_STATES,
         allow_null=True,
-        help_text="The worst running target (breached, warning, on_track); when none runs, `met` unless one was "
-        "missed (`breached`); null without an SLA.",
+        help_text="The worst target of the current cycle: `breached` (overdue or ended late), `warning` (past the "
+        "policy's warning share), `on_track`, or `met` once all ended in time; null without an SLA.",
     )
     due_at = serializers.DateTimeField(allow_null=True, help_text="The nearest due time of a running target.")
     targets = SLATargetsSerializer(help_text="The current cycle of each target the policy has.")
@@ -194,7 +194,7 @@ class ConversationSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(SLASerializer)
     def get_sla(self, conversation: Conversation) -> dict[str, Any]:
-        return sla.summary(conversation)
+        return dict(SLASerializer(sla.summary(conversation)).data)
 
 
 class ConversationDetailSerializer(ConversationSerializer):

@@ -92,7 +92,7 @@ def test_a_customer_waiting_for_a_person_gets_first_response_and_resolution_due_
     assert conversation.sla_breach_at == T0 + minutes(60)
     summary = sla.summary(conversation, now=T0)
     assert summary["state"] == "on_track"
-    assert summary["due_at"] == (T0 + minutes(60)).isoformat()
+    assert summary["due_at"] == T0 + minutes(60)
 
 
 def test_without_a_policy_nothing_is_due(sms_inbox):
@@ -118,7 +118,7 @@ def test_a_reply_in_time_meets_the_first_response(desk, agent):
     summary = sla.summary(conversation, now=T0 + minutes(20))
     assert summary["targets"]["first_response"] == {
         "state": "met",
-        "due_at": (T0 + minutes(60)).isoformat(),
+        "due_at": T0 + minutes(60),
         "outcome": "met",
     }
     assert summary["state"] == "on_track"  # the resolution still runs
