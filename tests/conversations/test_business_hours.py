@@ -29,7 +29,7 @@ def hours(schedule: dict | None = None, tz: str = "Europe/Paris", holidays: list
 
 
 def paris(*args: int) -> datetime:
-    return datetime(*args, tzinfo=PARIS)  # type: ignore[misc]
+    return datetime(*args, tzinfo=PARIS)
 
 
 def test_minutes_inside_one_open_interval_add_as_wall_clock():
