@@ -3,7 +3,8 @@
 ``notify`` is the one way a notification is made. It leaves out the person who caused the
 change (nobody needs telling what they just did), honours each recipient's preferences per
 type and medium, writes the in-app notifications in the caller's transaction, and sends the
-emails after commit through Django's email backend.
+emails after commit through Django's email backend. Inside ``realtime.muted()`` (imports of
+history, such as the demo data) nobody is notified.
 
 Who hears of what (the services call the ``on_*`` helpers below):
 
@@ -35,7 +36,7 @@ from conversations.models import (
     NotificationKind,
     default_notification_preferences,
 )
-from conversations.realtime import send_event_on_commit, user_group
+from conversations.realtime import is_muted, send_event_on_commit, user_group
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ def notify(
     """Tell each recipient (except ``actor``) of ``kind``, as each one chose; the in-app notifications made."""
     if kind not in NotificationKind.values:
         raise ValueError(f"unknown notification kind {kind!r}")
+    if is_muted():  # an import of history (the demo data): nobody is to be told of it now
+        return []
     actor_id = getattr(actor, "pk", None)
     ids = {pk for pk in recipient_ids if pk is not None and pk != actor_id}
     if not ids:

@@ -235,3 +235,12 @@ def test_a_user_without_an_agent_profile_can_set_preferences(db):
     response = api_for(user).patch(PREFERENCES_URL, {"urgent": {"in_app": False}}, format="json")
     assert response.status_code == 200
     assert response.json()["urgent"] == {"in_app": False, "email": True}
+
+
+def test_importing_history_notifies_nobody(sms_inbox, agent, django_capture_on_commit_callbacks):
+    from conversations import realtime
+
+    with django_capture_on_commit_callbacks(execute=True), realtime.muted():
+        services.conversation_assign(conversation=receive(sms_inbox), assignee=agent, actor=None)
+    assert not Notification.objects.exists()
+    assert mail.outbox == []
