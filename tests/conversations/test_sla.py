@@ -25,6 +25,7 @@ from conversations.models import (
     NotificationKind,
     Status,
 )
+from conversations.realtime import user_group
 from routing import assign_services
 from routing import services as assistant_services
 from tests import factories as f
@@ -319,7 +320,7 @@ def test_a_sweep_that_comes_late_records_the_breach_without_a_stale_warning(desk
     assert fresh(conversation).sla_warn_at == T0 + minutes(0.8 * 24 * 60)  # the resolution's warning is next
 
 
-def test_the_warning_and_breach_change_the_conversation_live(desk, live_events, committed):
+def test_the_warning_and_breach_change_the_conversation_live(desk, supervisor, live_events, committed):
     with time_machine.travel(T0, tick=False) as clock:
         conversation = receive(desk)
         clock.shift(minutes(50))
@@ -328,6 +329,17 @@ def test_the_warning_and_breach_change_the_conversation_live(desk, live_events, 
             sla.run_sla_timers()
     updates = [e for e in live_events.of_type("conversation.updated") if e["conversation"]["id"] == conversation.pk]
     assert updates and updates[-1]["changes"] == ["sla"]
+    assert updates[-1]["conversation"]["sla"] == {
+        "state": "warning",
+        "due_at": (T0 + minutes(60)).isoformat(),
+        "targets": {
+            "first_response": {"state": "warning", "due_at": (T0 + minutes(60)).isoformat(), "outcome": None},
+            "resolution": {"state": "on_track", "due_at": (T0 + minutes(24 * 60)).isoformat(), "outcome": None},
+        },
+    }
+    # Nobody has it yet: the team's supervisor hears of the warning.
+    assert live_events.groups_of("notification.created") == [[user_group(supervisor.pk)]]
+    assert live_events.of_type("notification.created")[0]["notification"]["kind"] == "sla_warning"
 
 
 def test_the_beat_task_runs_the_sla_sweep(desk):
