@@ -10,8 +10,10 @@ A policy has up to three targets, each counted in wall-clock time or in its busi
 - **resolution**: from when a person becomes responsible (creation, handoff, reopening) to the
   resolution.
 
-The clocks run only while a person handles the conversation: the assistant answers at once and
-has no SLA. Targets are kept in ``Conversation.sla_targets`` (one cycle per target: started,
+The clocks run only while a person is to answer: a person handles the conversation, or the
+assistant only drafts answers for a person to send (email draft mode). An assistant answering
+by itself answers at once and has no SLA. Pending and snoozed conversations keep their clocks:
+the customer is still waiting. Targets are kept in ``Conversation.sla_targets`` (one cycle per target: started,
 warns at, due at, warning and breach recorded, outcome) and mirrored in indexed columns: the
 ``*_due_at`` of each running target, and ``sla_warn_at`` / ``sla_breach_at``, the next warning
 and breach still to record. The sweeps look only at those two partial indexes, so a sweep
@@ -36,6 +38,7 @@ from django.utils import timezone
 from conversations.business_hours import add_business_minutes, business_minutes_between
 from conversations.models import (
     OPEN_STATUSES,
+    AssistantMode,
     Conversation,
     ConversationEvent,
     EventKind,
@@ -82,6 +85,13 @@ def _at(value: str) -> datetime:
 def _policy(conversation: Conversation) -> SLAPolicy | None:
     policy = conversation.sla_policy
     return policy if policy is not None and policy.is_active else None
+
+
+def _person_answers(conversation: Conversation) -> bool:
+    """A person handles it, or the assistant only drafts answers for a person to send (email draft mode)."""
+    inbox = conversation.inbox
+    drafts_only = inbox.assistant_enabled and inbox.assistant_mode == AssistantMode.DRAFT
+    return conversation.handler == Handler.HUMAN or drafts_only
 
 
 def _running(targets: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -143,7 +153,7 @@ def track(conversation: Conversation, *, now: datetime) -> list[str]:
             else:
                 entry.update(timed)
     running = _running(targets)
-    if conversation.handler == Handler.HUMAN and conversation.status in OPEN_STATUSES:
+    if _person_answers(conversation) and conversation.status in OPEN_STATUSES:
         if RESOLUTION not in running:
             _start(targets, policy, RESOLUTION, now)
         waiting = conversation.waiting_since

@@ -231,6 +231,22 @@ def test_the_assistant_has_no_clock_and_its_handoff_starts_one(desk, committed):
     assert conversation.resolution_due_at == T0 + minutes(6 + 24 * 60)  # from the handoff
 
 
+def test_in_draft_mode_the_clock_runs_until_an_agent_sends_the_draft(desk, agent):
+    desk.assistant_enabled = True
+    desk.assistant_mode = "draft"
+    desk.save()
+    with time_machine.travel(T0, tick=False) as clock:
+        conversation = receive(desk)
+        assert conversation.handler == "bot"
+        assert conversation.first_response_due_at == T0 + minutes(60)
+        draft = assistant_services.assistant_draft_create(
+            conversation=conversation, for_message=conversation.messages.get(), body="Try this", confidence=0.7
+        )
+        clock.shift(minutes(30))
+        assistant_services.assistant_draft_send(draft=draft, agent=agent)
+    assert sla_events(conversation) == [(EventKind.SLA_MET, "first_response")]
+
+
 def test_a_business_hours_policy_counts_only_open_hours(desk, policy, agent):
     policy.business_hours = f.BusinessHoursFactory(
         timezone="Europe/Paris", schedule={str(d): [["09:00", "17:00"]] for d in range(1, 6)}
