@@ -858,6 +858,7 @@ def conversation_after_handoff(*, conversation_id: int) -> None:
         changed = sla.track(conversation, now=now)
         if changed:
             _save(conversation, changed, now=now)
+            _broadcast_conversation(conversation, changes=changed)
         notifications.on_handoff(conversation)
 
 
