@@ -46,6 +46,7 @@ from conversations.models import (
     Message,
     Notification,
     Priority,
+    Reminder,
     SLAPolicy,
     Status,
     Tag,
@@ -303,6 +304,14 @@ class BusinessHoursAdmin(admin.ModelAdmin):
     list_display = ("name", "timezone", "open_days", "holiday_count")
     search_fields = ("name", "timezone")
     fields = ("name", "timezone", "schedule", "holidays")
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        kwargs["help_texts"] = {
+            "timezone": "An IANA time zone, e.g. Europe/Paris or America/New_York.",
+            "schedule": 'Opening hours per ISO weekday (1 Monday .. 7 Sunday), e.g. {"1": [["09:00", "17:00"]], '
+            '"6": [["10:00", "14:00"]]}; a missing day is closed. SLA clocks count only these hours.',
+        }
+        return super().get_form(request, obj, change, **kwargs)
 
     @admin.display(description="open on")
     def open_days(self, hours: BusinessHours) -> str:
@@ -704,7 +713,15 @@ class ConversationAdmin(LargeTableAdmin):
         ),
         (
             "SLA",
-            {"fields": ("sla_policy", "first_response_due_at", "next_response_due_at", "resolution_due_at")},
+            {
+                "fields": (
+                    "sla_policy",
+                    "first_response_due_at",
+                    "next_response_due_at",
+                    "resolution_due_at",
+                    "sla_targets",
+                )
+            },
         ),
     )
 
@@ -989,6 +1006,23 @@ class NotificationAdmin(ConversationIdSearchAdmin, ReadOnlyAdmin, LargeTableAdmi
     @admin.display(description="conversation", ordering="conversation_id")
     def conversation_id_link(self, notification: Notification) -> str:
         return conversation_link(notification.conversation_id)
+
+
+@admin.register(Reminder)
+class ReminderAdmin(ConversationIdSearchAdmin, ReadOnlyAdmin, LargeTableAdmin):
+    list_display = ("remind_at", "user", "conversation_id_link", "note", "fired_at")
+    list_filter = (("fired_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("user",)
+    search_fields = ("note", "=user__username")
+    search_help_text = "A conversation id (1234 or #1234), words of the note, or the agent's username."
+    ordering = ("-id",)
+    raw_id_fields = ("conversation",)
+    autocomplete_fields = ("user",)
+    fields = ("user", "conversation", "remind_at", "note", "fired_at", "created_at")
+
+    @admin.display(description="conversation", ordering="conversation_id")
+    def conversation_id_link(self, reminder: Reminder) -> str:
+        return conversation_link(reminder.conversation_id)
 
 
 class WebhookSubscriptionForm(forms.ModelForm):

@@ -15,6 +15,27 @@ _nullable_str: dict[str, Any] = {"type": ["string", "null"]}
 _time: dict[str, Any] = {"type": "string", "format": "date-time"}
 _nullable_time: dict[str, Any] = {"type": ["string", "null"]}
 
+_sla_state: dict[str, Any] = {"enum": ["on_track", "warning", "breached", "met"]}
+SLA: dict[str, Any] = {
+    "type": "object",
+    "required": ["state", "due_at", "targets"],
+    "properties": {
+        "state": {"enum": ["on_track", "warning", "breached", "met", None]},
+        "due_at": _nullable_time,
+        "targets": {
+            "type": "object",
+            "propertyNames": {"enum": ["first_response", "next_response", "resolution"]},
+            "additionalProperties": {
+                "type": "object",
+                "required": ["state", "due_at", "outcome"],
+                "properties": {"state": _sla_state, "due_at": _time, "outcome": {"enum": ["met", "missed", None]}},
+                "additionalProperties": False,
+            },
+        },
+    },
+    "additionalProperties": False,
+}
+
 CONVERSATION: dict[str, Any] = {
     "type": "object",
     "required": [
@@ -53,6 +74,7 @@ CONVERSATION: dict[str, Any] = {
         "last_message_at": _time,
         "last_message_preview": {"type": "string"},
         "message_count": {"type": "integer"},
+        "sla": SLA,  # always sent; not required, so that events recorded before it still validate
         "updated_at": _time,
     },
     "additionalProperties": False,

@@ -158,6 +158,7 @@ class EventKind(models.TextChoices):
     SLA_WARNING = "sla_warning", "SLA warning"
     SLA_BREACH = "sla_breach", "SLA breach"
     SLA_MET = "sla_met", "SLA met"
+    SLA_MISSED = "sla_missed", "SLA missed"
     ASSISTANT_RESOLVED = "assistant_resolved", "Resolved by the assistant"
     CSAT = "csat", "Satisfaction rating"
     SLA_POLICY = "sla_policy", "SLA policy set"
@@ -497,6 +498,13 @@ class Conversation(models.Model):
     first_response_due_at = models.DateTimeField(null=True, blank=True)
     next_response_due_at = models.DateTimeField(null=True, blank=True)
     resolution_due_at = models.DateTimeField(null=True, blank=True)
+    # Per target (first_response, next_response, resolution) of the current cycle: when it started,
+    # when it warns and is due, whether the warning and breach were recorded, and its outcome.
+    # Maintained only by ``conversations.sla``.
+    sla_targets = models.JSONField(default=dict, blank=True, editable=False)
+    # The next warning and the next breach still to record: what the SLA sweeps look for.
+    sla_warn_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sla_breach_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Denormalized from the last message so the list needs no query per row.
     last_message_at = models.DateTimeField(default=timezone.now)
@@ -522,6 +530,10 @@ class Conversation(models.Model):
             models.Index(fields=["snoozed_until"], name="conv_snoozed_idx", condition=Q(snoozed_until__isnull=False)),
             models.Index(fields=["last_message_at"], name="conv_active_idle_idx", condition=Q(status="active")),
             models.Index(fields=["resolved_at"], name="conv_resolved_idx", condition=Q(status="resolved")),
+            models.Index(fields=["sla_warn_at"], name="conv_sla_warn_idx", condition=Q(sla_warn_at__isnull=False)),
+            models.Index(
+                fields=["sla_breach_at"], name="conv_sla_breach_idx", condition=Q(sla_breach_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -703,6 +715,27 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Reminder(models.Model):
+    """An agent's "remind me at ..." on a conversation; notified once when the time comes."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="reminders")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="reminders")
+    remind_at = models.DateTimeField()
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    fired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["remind_at", "id"]
+        indexes = [
+            models.Index(fields=["remind_at"], name="reminder_due_idx", condition=Q(fired_at__isnull=True)),
+            models.Index(fields=["user", "remind_at"], name="reminder_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Remind {self.user_id} about #{self.conversation_id} at {self.remind_at:%Y-%m-%d %H:%M}"
 
 
 class WebhookEventType(models.TextChoices):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conversations import sla
 from conversations.models import Contact, Conversation, Message, Priority
 
 
@@ -29,7 +30,18 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         "last_message_at": conversation.last_message_at.isoformat(),
         "last_message_preview": conversation.last_message_preview,
         "message_count": conversation.message_count,
+        "sla": sla_payload(conversation),
         "updated_at": conversation.updated_at.isoformat(),
+    }
+
+
+def sla_payload(conversation: Conversation) -> dict[str, Any]:
+    """The SLA state as the API shows it (``conversations.sla.summary``), in JSON."""
+    summary = sla.summary(conversation)
+    return {
+        "state": summary["state"],
+        "due_at": _iso(summary["due_at"]),
+        "targets": {name: {**target, "due_at": _iso(target["due_at"])} for name, target in summary["targets"].items()},
     }
 
 

@@ -57,6 +57,11 @@ def muted() -> Iterator[None]:
         _muted.reset(token)
 
 
+def is_muted() -> bool:
+    """Inside ``muted()``: history being imported, which nobody is to be told about (notifications ask too)."""
+    return _muted.get()
+
+
 def send_event_on_commit(event: dict[str, Any], *, groups: list[str]) -> None:
     """Queue ``event`` for the given groups, delivered once the current transaction commits."""
     if _muted.get():

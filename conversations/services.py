@@ -23,9 +23,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from conversations import identities, webhooks
+from conversations import identities, notifications, sla, webhooks
 from conversations.models import (
+    CLOSED_STATUSES,
     DELIVERY_RANK,
+    OPEN_STATUSES,
     Attachment,
     ChannelIdentity,
     Contact,
@@ -107,6 +109,7 @@ def _lock(conversation: Conversation) -> Conversation:
 
 def _broadcast_conversation(conversation: Conversation, *, changes: Sequence[str], created: bool = False) -> None:
     payload = conversation_payload(conversation)
+    changes = ["sla" if change in sla.COLUMNS else change for change in changes]
     event: dict[str, Any] = (
         {"type": "conversation.created", "conversation": payload}
         if created
@@ -147,6 +150,8 @@ def _set_status(conversation: Conversation, status: str, *, actor: Any, now: dat
         conversation.resolved_at = now
         conversation.resolved_by = actor
         changed += ["resolved_at", "resolved_by"]
+    if status in CLOSED_STATUSES:
+        changed += sla.close_all(conversation, now=now)
     elif status in (Status.ACTIVE, Status.PENDING) and previous in (Status.RESOLVED, Status.ARCHIVED):
         conversation.resolved_at = None
         conversation.resolved_by = None
@@ -170,7 +175,7 @@ def _hand_to_human(conversation: Conversation, *, actor: Any, now: datetime, rea
     conversation.handler = Handler.HUMAN
     conversation.handed_off_at = now
     _record(conversation, EventKind.HANDOFF, actor=actor, data={"reason": reason}, at=now)
-    return ["handler", "handed_off_at"]
+    return ["handler", "handed_off_at", *sla.track(conversation, now=now)]
 
 
 def _set_assignee(conversation: Conversation, assignee: Any, *, actor: Any, now: datetime) -> list[str]:
@@ -186,6 +191,7 @@ def _set_assignee(conversation: Conversation, assignee: Any, *, actor: Any, now:
         _record(conversation, EventKind.UNASSIGNED, actor=actor, data={"from": previous_id}, at=now)
     else:
         _record(conversation, EventKind.ASSIGNED, actor=actor, data={"from": previous_id, "to": new_id}, at=now)
+        notifications.on_assigned(conversation, actor=actor)
     return ["assignee", "assigned_at"]
 
 
@@ -492,6 +498,7 @@ def _receive(
             changed.append("waiting_since")
         if conversation.status != Status.ACTIVE:
             changed += _set_status(conversation, Status.ACTIVE, actor=None, now=now, reason="customer_message")
+        changed += sla.track(conversation, now=now)
         _record(
             conversation,
             EventKind.MESSAGE_IN,
@@ -504,12 +511,21 @@ def _receive(
         _refresh_counters(conversation)
         _broadcast_conversation(conversation, changes=changed, created=created)
         _broadcast_message(message, conversation)
+        _notify_inbound(conversation, created=created)
         if created:
             _route_on_commit(conversation.pk, message_id=message.pk)
         if inbox.assistant_enabled and settings.ASSISTANT_AUTORUN:
             message_id = message.pk
             transaction.on_commit(lambda: _enqueue_assistant(message_id))
     return InboundResult(message, created=True)
+
+
+def _notify_inbound(conversation: Conversation, *, created: bool) -> None:
+    preview = conversation.last_message_preview
+    if created:
+        notifications.on_new_conversation(conversation, preview=preview)
+    else:
+        notifications.on_customer_replied(conversation, preview=preview)
 
 
 def _route_on_commit(conversation_id: int, *, message_id: int | None) -> None:
@@ -592,12 +608,14 @@ def message_send_reply(
         changed += _hand_to_human(conversation, actor=author, now=now, reason="agent_replied")
         if conversation.assignee_id is None:
             changed += _set_assignee(conversation, author, actor=author, now=now)
+        changed += sla.track(conversation, now=now)  # the clocks a handoff just started, if any
         if conversation.first_response_at is None:
             conversation.first_response_at = now
             changed.append("first_response_at")
         if conversation.waiting_since is not None:
             conversation.waiting_since = None
             changed.append("waiting_since")
+        changed += sla.close(conversation, targets=sla.RESPONSE_TARGETS, now=now)
         _record(conversation, EventKind.MESSAGE_OUT, actor=author, message=message, at=now)
         _save(conversation, changed, now=now)
         _refresh_counters(conversation)
@@ -738,6 +756,8 @@ def conversation_set_status(*, conversation: Conversation, status: str, actor: A
         changed = _set_status(
             conversation, status, actor=actor, now=now, reason=reason or ("agent" if actor else "timer")
         )
+        if changed and status in OPEN_STATUSES:
+            changed += sla.track(conversation, now=now)  # a reopened conversation's clocks start again
         if was_active and conversation.status != Status.ACTIVE:
             _capacity_freed(conversation.assignee_id)
         if changed:
@@ -792,6 +812,8 @@ def conversation_set_priority(
         )
         _save(conversation, ["priority"], now=now)
         _broadcast_conversation(conversation, changes=["priority"])
+        if value == Priority.URGENT:
+            notifications.on_urgent(conversation, actor=actor)
     return conversation
 
 
@@ -866,6 +888,21 @@ def conversation_take_over(*, conversation: Conversation, agent: Any) -> Convers
         _refresh_counters(conversation)
         _broadcast_conversation(conversation, changes=changed)
     return conversation
+
+
+def conversation_after_handoff(*, conversation_id: int) -> None:
+    """After the assistant's handoff has committed: the SLA clocks start, and the people who take it are told."""
+    with transaction.atomic():
+        conversation = Conversation.objects.filter(pk=conversation_id).first()
+        if conversation is None:
+            return
+        conversation = _lock(conversation)
+        now = timezone.now()
+        changed = sla.track(conversation, now=now)
+        if changed:
+            _save(conversation, changed, now=now)
+            _broadcast_conversation(conversation, changes=changed)
+        notifications.on_handoff(conversation)
 
 
 def conversation_mark_read(*, conversation: Conversation, user: Any) -> None:

@@ -67,3 +67,39 @@ def run_status_timers() -> dict[str, int]:
     from conversations import timers
 
     return timers.run_status_timers()
+
+
+@shared_task(name="conversations.tasks.run_sla_timers", ignore_result=True)
+def run_sla_timers() -> dict[str, int]:
+    """Beat, every minute: record the SLA warnings and breaches that have come due."""
+    from conversations import sla
+
+    return sla.run_sla_timers()
+
+
+@shared_task(name="conversations.tasks.run_reminders", ignore_result=True)
+def run_reminders() -> int:
+    """Beat, every minute: notify agents of their follow-up reminders that have come due."""
+    from conversations import reminders
+
+    return reminders.run_reminders()
+
+
+@shared_task(
+    bind=True, name="conversations.tasks.send_notification_email", max_retries=5, acks_late=True, ignore_result=True
+)
+def send_notification_email(  # type: ignore[no-untyped-def]
+    self, user_id: int, title: str, body: str, conversation_id: int | None, notification_id: int | None
+) -> None:
+    """Email one notification (queued after the commit that made it); SMTP failures retry with backoff."""
+    from conversations import notifications
+
+    try:
+        notifications.send_email(
+            user_id=user_id, title=title, body=body, conversation_id=conversation_id, notification_id=notification_id
+        )
+    except OSError as exc:
+        if self.request.retries >= self.max_retries:
+            logger.warning("notification email to user %s failed: %s", user_id, exc)
+            return
+        raise self.retry(countdown=min(2**self.request.retries * 30, 900)) from exc

@@ -169,6 +169,14 @@ CELERY_BEAT_SCHEDULE["status-timers"] = {
     "task": "conversations.tasks.run_status_timers",
     "schedule": timedelta(seconds=env_int("STATUS_TIMERS_INTERVAL_SECONDS", 60, minimum=5)),
 }
+CELERY_BEAT_SCHEDULE["sla-timers"] = {
+    "task": "conversations.tasks.run_sla_timers",
+    "schedule": timedelta(seconds=env_int("SLA_TIMERS_INTERVAL_SECONDS", 60, minimum=5)),
+}
+CELERY_BEAT_SCHEDULE["follow-up-reminders"] = {
+    "task": "conversations.tasks.run_reminders",
+    "schedule": timedelta(seconds=60),
+}
 CELERY_BEAT_SCHEDULE["routing-sweep-queues"] = {
     "task": "routing.routing_tasks.sweep_queues",
     "schedule": timedelta(minutes=1),

@@ -24,6 +24,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from conversations import sla
 from conversations.models import (
     Conversation,
     EventKind,
@@ -105,8 +106,9 @@ def conversation_set_sla_policy(
             return conversation
         conversation.sla_policy = sla_policy
         _record(conversation, EVENT_SLA_POLICY, actor=actor, data={"from": previous, "to": new, "reason": reason[:200]})
-        _save(conversation, ["sla_policy"], now=now)
-        _broadcast_conversation(conversation, changes=["sla_policy"])
+        changed = ["sla_policy", *sla.track(conversation, now=now)]  # running targets are re-timed
+        _save(conversation, changed, now=now)
+        _broadcast_conversation(conversation, changes=changed)
     return conversation
 
 

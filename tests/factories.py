@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import factory
@@ -201,6 +202,16 @@ class NotificationFactory(factory.django.DjangoModelFactory):
     recipient = factory.SubFactory(AgentFactory)
     kind = m.NotificationKind.ASSIGNED
     title = "Assigned to you"
+
+
+class ReminderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Reminder
+
+    conversation = factory.SubFactory(ConversationFactory)
+    user = factory.SubFactory(AgentFactory)
+    remind_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=1))
+    note = "Check whether the refund arrived"
 
 
 class WebhookSubscriptionFactory(factory.django.DjangoModelFactory):

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
+from conversations import sla
 from conversations.api.canned import agent_display_name
 from conversations.api.provider_urls import provider_urls
 from conversations.models import (
@@ -28,7 +29,9 @@ from conversations.models import (
     Inbox,
     Message,
     Notification,
+    NotificationKind,
     Priority,
+    Reminder,
     SLAPolicy,
     Status,
     Tag,
@@ -119,6 +122,31 @@ class InboxRefSerializer(serializers.Serializer):
 
 # --- Conversations -------------------------------------------------------------------------------
 
+SLA_STATES = [sla.ON_TRACK, sla.WARNING, sla.BREACHED, sla.MET]
+
+
+class SLATargetSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=SLA_STATES)
+    due_at = serializers.DateTimeField()
+    outcome = serializers.ChoiceField(choices=["met", "missed"], allow_null=True, help_text="Once it has ended.")
+
+
+class SLATargetsSerializer(serializers.Serializer):
+    first_response = SLATargetSerializer(required=False)
+    next_response = SLATargetSerializer(required=False)
+    resolution = SLATargetSerializer(required=False)
+
+
+class SLASerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=SLA_STATES,
+        allow_null=True,
+        help_text="The worst target of the current cycle: `breached` (overdue or ended late), `warning` (past the "
+        "policy's warning share), `on_track`, or `met` once all ended in time; null without an SLA.",
+    )
+    due_at = serializers.DateTimeField(allow_null=True, help_text="The nearest due time of a running target.")
+    targets = SLATargetsSerializer(help_text="The current cycle of each target the policy has.")
+
 
 class ConversationSerializer(serializers.ModelSerializer):
     channel = serializers.CharField(source="inbox.kind", read_only=True)
@@ -132,6 +160,7 @@ class ConversationSerializer(serializers.ModelSerializer):
     last_message_direction = serializers.CharField(
         read_only=True, help_text="`in`, `out`, or empty before any message."
     )
+    sla = serializers.SerializerMethodField()
 
     class Meta:
         model = Conversation
@@ -154,6 +183,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "last_message_direction",
             "message_count",
             "unread",
+            "sla",
             "created_at",
             "updated_at",
         )
@@ -161,6 +191,10 @@ class ConversationSerializer(serializers.ModelSerializer):
 
     def get_tags(self, conversation: Conversation) -> list[str]:
         return sorted(tag.name for tag in conversation.tags.all())
+
+    @extend_schema_field(SLASerializer)
+    def get_sla(self, conversation: Conversation) -> dict[str, Any]:
+        return dict(SLASerializer(sla.summary(conversation)).data)
 
 
 class ConversationDetailSerializer(ConversationSerializer):
@@ -618,6 +652,42 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 class MarkedReadSerializer(serializers.Serializer):
     marked_read = serializers.IntegerField()
+
+
+class NotificationChoiceSerializer(serializers.Serializer):
+    in_app = serializers.BooleanField(required=False, help_text="In the notification list and live.")
+    email = serializers.BooleanField(required=False)
+
+
+class NotificationPreferencesSerializer(serializers.Serializer):
+    """Per notification type, whether you want it in the app and by email; omitted types keep their setting."""
+
+    def get_fields(self) -> dict[str, Any]:
+        return {
+            kind.value: NotificationChoiceSerializer(required=False, help_text=str(kind.label))
+            for kind in NotificationKind
+        }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(self.initial_data or {}) - set(NotificationKind.values)
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown notification types: {', '.join(sorted(map(str, unknown)))}; "
+                f"use {', '.join(NotificationKind.values)}."
+            )
+        return attrs
+
+
+class ReminderCreateSerializer(serializers.Serializer):
+    remind_at = serializers.DateTimeField(help_text="When to remind you (in the future, within a year).")
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ReminderSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Reminder
+        fields = ("id", "conversation_id", "remind_at", "note", "fired_at", "created_at")
+        read_only_fields = fields
 
 
 # --- Authentication ------------------------------------------------------------------------------

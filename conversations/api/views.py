@@ -27,7 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conversations import realtime, services
+from conversations import notifications, realtime, reminders, services
 from conversations.api import serializers as s
 from conversations.api.bulk import run_bulk_action
 from conversations.api.canned import render_canned_response
@@ -54,6 +54,7 @@ from conversations.models import (
     Inbox,
     Message,
     Notification,
+    Reminder,
     SLAPolicy,
     Tag,
     Team,
@@ -220,6 +221,33 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
             services.conversation_mark_read(conversation=conversation, user=request.user)
 
         return self._act(request, None, change)
+
+    @extend_schema(
+        summary="Follow-up reminders",
+        description=(
+            "POST: remind you of this conversation at `remind_at` (a notification of type `reminder` then). "
+            "GET: your reminders on it that have not fired yet."
+        ),
+        request=s.ReminderCreateSerializer,
+        responses={200: s.ReminderSerializer(many=True), 201: s.ReminderSerializer, **_conversation_errors},
+        filters=False,
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
+    def remind(self, request: Request, pk: str | None = None) -> Response:
+        conversation = self.get_object()
+        if request.method == "GET":
+            mine = Reminder.objects.filter(conversation=conversation, user=services.user_for_id(request.user.pk or 0))
+            pending = mine.filter(fired_at__isnull=True)
+            return Response(s.ReminderSerializer(pending, many=True).data)
+        serializer = s.ReminderCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        reminder = reminders.reminder_set(
+            conversation=conversation,
+            user=request.user,
+            remind_at=serializer.validated_data["remind_at"],
+            note=serializer.validated_data["note"],
+        )
+        return Response(s.ReminderSerializer(reminder).data, status=201)
 
     @extend_schema(
         summary="View counts",
@@ -555,6 +583,26 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=False, methods=["post"], url_path="read-all", pagination_class=None, filter_backends=[])
     def read_all(self, request: Request) -> Response:
         return Response({"marked_read": services.notification_mark_read(user=request.user)})
+
+    @extend_schema(
+        summary="Your notification preferences",
+        description=(
+            "Per notification type, whether you get it in the app and by email. PUT or PATCH changes only the "
+            "types and media you send; the answer is always every type."
+        ),
+        request=s.NotificationPreferencesSerializer,
+        responses={200: s.NotificationPreferencesSerializer, 400: s.ErrorSerializer},
+        filters=False,
+    )
+    @action(detail=False, methods=["get", "put", "patch"], pagination_class=None, filter_backends=[])
+    def preferences(self, request: Request) -> Response:
+        if request.method == "GET":
+            return Response(notifications.preferences_of(request.user))
+        serializer = s.NotificationPreferencesSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(
+            notifications.notification_preferences_set(user=request.user, changes=dict(serializer.validated_data))
+        )
 
 
 # --- Authentication and the realtime ticket -----------------------------------------------------

@@ -56,7 +56,13 @@ def test_first_message_creates_contact_identity_conversation_and_events(sms_inbo
     assert conversation.message_count == 1
     assert conversation.waiting_since == message.created_at
     assert [e.kind for e in conversation.events.all()] == [EventKind.CREATED, EventKind.MESSAGE_IN]
-    assert live_events.types == ["conversation.created", "message.created"]
+    # The inbox's two members hear of the new conversation (tests/conversations/test_notifications.py).
+    assert live_events.types == [
+        "conversation.created",
+        "message.created",
+        "notification.created",
+        "notification.created",
+    ]
     assert live_events.groups_of("message.created") == [[inbox_group(sms_inbox.pk)]]
 
 
