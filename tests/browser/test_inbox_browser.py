@@ -165,6 +165,7 @@ def test_reconnecting_page_catches_up_on_what_it_missed(
     sync_playwright: Any, live_server_url: str, agent: Any, inbox: Any, conversation: Any
 ) -> None:
     f.MessageFactory(conversation=conversation, body="First question")
+    f.ChannelIdentityFactory(contact=conversation.contact, kind="web_visitor", value="visitor-carol")
     with sync_playwright() as playwright:
         browser = open_browser(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -188,8 +189,7 @@ def test_reconnecting_page_catches_up_on_what_it_missed(
             lambda: services.message_receive_inbound(
                 inbox=inbox,
                 identity_kind="web_visitor",
-                identity_value="irrelevant",
-                conversation=Conversation.objects.get(pk=conversation.pk),
+                identity_value="visitor-carol",
                 body="Missed while you were away",
             )
         )
