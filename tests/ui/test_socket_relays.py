@@ -1,0 +1,150 @@
+"""What the agents' socket relays from a page: typing and who is viewing, only where the agent may see.
+
+Every event goes through the gateway, which checks it against its schema in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.core.cache import cache
+from django.test import override_settings
+
+from conversations.realtime import visitor_group
+from inbox_project.asgi import application
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = [(b"origin", b"http://127.0.0.1:8000")]
+IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    cache.clear()
+
+
+async def connected(user: Any) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, "/ws/agent/", headers=ORIGIN)
+    communicator.scope["user"] = user
+    ok, _ = await communicator.connect()
+    assert ok
+    assert (await communicator.receive_json_from())["type"] == "hello"
+    return communicator
+
+
+async def visitor_listener(conversation_id: int) -> tuple[Any, str]:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(visitor_group(conversation_id), channel)
+    return layer, channel
+
+
+@override_settings(CHANNEL_LAYERS=IN_MEMORY)
+def test_agent_typing_reaches_teammates_and_the_visitor_but_never_the_outsider(
+    agent: Any, teammate: Any, outsider: Any, conversation: Any
+) -> None:
+    async def scenario() -> None:
+        alice, bob, mallory = await connected(agent), await connected(teammate), await connected(outsider)
+        layer, visitor = await visitor_listener(conversation.pk)
+
+        await alice.send_json_to({"type": "typing", "conversation_id": conversation.pk, "is_typing": True})
+        frame = await bob.receive_json_from(timeout=2)
+        assert frame == {
+            "type": "typing",
+            "conversation_id": conversation.pk,
+            "sender_kind": "agent",
+            "sender_name": "Alice Agent",
+            "user_id": agent.pk,
+            "is_typing": True,
+        }
+        delivered = await layer.receive(visitor)
+        assert delivered["event"]["sender_name"] == "Alice Agent"
+        assert await mallory.receive_nothing(timeout=0.3)
+
+        # "Still typing" again at once is not relayed again; stopping is.
+        await alice.send_json_to({"type": "typing", "conversation_id": conversation.pk, "is_typing": True})
+        await alice.send_json_to({"type": "typing", "conversation_id": conversation.pk, "is_typing": False})
+        assert (await bob.receive_json_from(timeout=2))["is_typing"] is False
+        assert await bob.receive_nothing(timeout=0.3)
+        for socket in (alice, bob, mallory):
+            await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+@override_settings(CHANNEL_LAYERS=IN_MEMORY)
+def test_typing_a_private_note_is_not_shown_to_the_customer(agent: Any, teammate: Any, conversation: Any) -> None:
+    async def scenario() -> None:
+        alice, bob = await connected(agent), await connected(teammate)
+        layer, visitor = await visitor_listener(conversation.pk)
+        await alice.send_json_to(
+            {"type": "typing", "conversation_id": conversation.pk, "is_typing": True, "private": True}
+        )
+        assert (await bob.receive_json_from(timeout=2))["type"] == "typing"
+        await alice.disconnect()
+        await bob.disconnect()
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):
+                await layer.receive(visitor)
+
+    async_to_sync(scenario)()
+
+
+@override_settings(CHANNEL_LAYERS=IN_MEMORY)
+def test_outsider_cannot_announce_typing_or_viewing_in_a_conversation_she_cannot_see(
+    agent: Any, outsider: Any, conversation: Any
+) -> None:
+    async def scenario() -> None:
+        alice, mallory = await connected(agent), await connected(outsider)
+        await mallory.send_json_to({"type": "typing", "conversation_id": conversation.pk, "is_typing": True})
+        await mallory.send_json_to({"type": "viewing", "conversation_id": conversation.pk})
+        await mallory.send_json_to({"type": "typing", "conversation_id": "nonsense", "is_typing": True})
+        await mallory.send_json_to({"type": "viewing", "conversation_id": True})
+        assert await alice.receive_nothing(timeout=0.3)
+        assert await mallory.receive_nothing(timeout=0.1)
+        await alice.disconnect()
+        await mallory.disconnect()
+
+    async_to_sync(scenario)()
+
+
+@override_settings(CHANNEL_LAYERS=IN_MEMORY)
+def test_agents_see_who_else_is_viewing_a_conversation(
+    agent: Any, teammate: Any, outsider: Any, conversation: Any
+) -> None:
+    other = f.ConversationFactory(inbox=conversation.inbox)
+
+    async def viewers(socket: WebsocketCommunicator) -> list[str]:
+        while True:
+            frame = await socket.receive_json_from(timeout=2)
+            if frame["type"] == "conversation.viewers" and frame["conversation_id"] == conversation.pk:
+                return [viewer["name"] for viewer in frame["viewers"]]
+
+    async def scenario() -> None:
+        alice, bob, mallory = await connected(agent), await connected(teammate), await connected(outsider)
+        await alice.send_json_to({"type": "viewing", "conversation_id": conversation.pk})
+        assert await viewers(bob) == ["Alice Agent"]
+        await bob.send_json_to({"type": "viewing", "conversation_id": conversation.pk})
+        assert await viewers(alice) in (["Alice Agent"], ["Alice Agent", "Bob Teammate"])
+        # Alice moves on to another conversation: Bob sees her leave this one.
+        await alice.send_json_to({"type": "viewing", "conversation_id": other.pk})
+        seen = await viewers(bob)
+        while seen != ["Bob Teammate"]:
+            seen = await viewers(bob)
+        # Bob closes his page: nobody is left.
+        await bob.disconnect()
+        seen = await viewers(alice)
+        while seen:
+            seen = await viewers(alice)
+        assert await mallory.receive_nothing(timeout=0.3)
+        await alice.disconnect()
+        await mallory.disconnect()
+
+    async_to_sync(scenario)()
