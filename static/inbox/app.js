@@ -133,6 +133,18 @@ async function loadCounts() {
 }
 const refreshCounts = debounce(loadCounts, 400);
 
+// --- Teammates' availability (live through presence events) -----------------------------------
+
+function renderPresence() {
+  const list = clear($("#presence-list"));
+  for (const agent of data.agents) {
+    list.append(h("li", { class: `presence presence-${agent.availability}`, dataset: { user: agent.id } },
+      h("span", { class: "presence-dot", "aria-hidden": "true" }),
+      h("span", { class: "presence-name" }, agent.id === me.id ? `${agent.name} (me)` : agent.name),
+      h("span", { class: "presence-state" }, agent.availability)));
+  }
+}
+
 // --- The list --------------------------------------------------------------------------------
 
 function listParams(extra = {}) {
@@ -336,6 +348,12 @@ async function openConversation(id, { push = true } = {}) {
     report(error);
   }
 }
+
+const markOpenRead = debounce(() => {
+  if (!state.open) return;
+  const id = state.open.id;
+  post(`conversations/${id}/read/`).then((fresh) => { updateOpen(fresh); patchRow(fresh); }).catch(() => {});
+}, 800);
 
 function closeConversation() {
   if (!state.open) return;
@@ -598,6 +616,8 @@ function onEvent(event) {
           state.typing.delete(message.sender_name);
           renderTyping();
         }
+        // She is looking at it: it is read (unless the page is in the background).
+        if (!document.hidden) markOpenRead();
       }
       break;
     }
@@ -631,7 +651,11 @@ function onEvent(event) {
     case "presence": {
       const agent = agentsById.get(event.user_id);
       if (agent) agent.availability = event.availability;
-      if (event.user_id === me.id) $("#availability").value = event.availability;
+      if (event.user_id === me.id) {
+        me.availability = event.availability;
+        $("#availability").value = event.availability;
+      }
+      renderPresence();
       if (state.open) renderThreadHead();
       break;
     }
@@ -783,6 +807,7 @@ setupList();
 setupActions();
 setupAvailability();
 renderViews(null);
+renderPresence();
 loadCounts();
 loadList().then(() => {
   if (data.open_conversation_id) openConversation(data.open_conversation_id, { push: false });

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from conversations import services
-from conversations.models import Conversation, Message, Status
+from conversations.models import Conversation, Message, Notification, Status
+from conversations.realtime import send_event_on_commit, user_group
 from tests import factories as f
 from tests.browser.conftest import (
     ARTIFACTS,
@@ -30,6 +31,10 @@ from tests.browser.conftest import (
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 CAROL_PHONE = "+14155550123"
+
+
+def _read_at(notification_id: int) -> Any:
+    return Notification.objects.get(pk=notification_id).read_at
 
 
 @pytest.fixture
@@ -271,6 +276,42 @@ def test_two_agents_see_each_others_changes_live(
             "() => ![...document.querySelectorAll('.row-name')].some((n) => n.textContent === 'Pete Parcel')",
             timeout=WAIT_MS,
         )
+
+        # Bob goes busy: Alice's teammates list says so at once.
+        bob_page.locator("#availability").select_option("busy")
+        alice_page.locator(f'#presence-list [data-user="{teammate.pk}"].presence-busy').wait_for(timeout=WAIT_MS)
+
+        # A notification for Bob reaches his notification centre live, and opens its conversation.
+        note = in_thread(
+            f.NotificationFactory,
+            recipient=teammate,
+            conversation=rita,
+            title="Rita <i>Refund</i> replied",
+            kind="customer_replied",
+        )
+        in_thread(
+            send_event_on_commit,
+            event={
+                "type": "notification.created",
+                "notification": {
+                    "id": note.pk,
+                    "kind": note.kind,
+                    "title": note.title,
+                    "body": note.body,
+                    "conversation_id": rita.pk,
+                    "created_at": note.created_at.isoformat(),
+                },
+            },
+            groups=[user_group(teammate.pk)],
+        )
+        bob_page.locator("#notifications-badge", has_text="1").wait_for(timeout=WAIT_MS)
+        bob_page.locator("#notifications-button").click()
+        item = bob_page.locator("#notifications-list li.unread", has_text="Rita <i>Refund</i> replied")
+        item.wait_for(timeout=WAIT_MS)
+        bob_page.screenshot(path=str(ARTIFACTS / "inbox-notifications.png"))
+        item.locator("button").click()
+        bob_page.locator("#thread-contact", has_text="Rita Refund").wait_for(timeout=WAIT_MS)
+        wait_for("the notification marked read", lambda: in_thread(lambda: _read_at(note.pk)) is not None)
         browser.close()
     assert errors == []
 
