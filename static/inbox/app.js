@@ -138,10 +138,13 @@ const refreshCounts = debounce(loadCounts, 400);
 function renderPresence() {
   const list = clear($("#presence-list"));
   for (const agent of data.agents) {
-    list.append(h("li", { class: `presence presence-${agent.availability}`, dataset: { user: agent.id } },
+    list.append(h("li", {
+      class: `presence presence-${agent.availability}${agent.connected ? " connected" : ""}`,
+      dataset: { user: agent.id }, title: agent.connected ? "Has the inbox open" : "Not in the inbox now",
+    },
       h("span", { class: "presence-dot", "aria-hidden": "true" }),
       h("span", { class: "presence-name" }, agent.id === me.id ? `${agent.name} (me)` : agent.name),
-      h("span", { class: "presence-state" }, agent.availability)));
+      h("span", { class: "presence-state" }, agent.connected ? `${agent.availability} · here` : agent.availability)));
   }
 }
 
@@ -650,7 +653,10 @@ function onEvent(event) {
     }
     case "presence": {
       const agent = agentsById.get(event.user_id);
-      if (agent) agent.availability = event.availability;
+      if (agent) {
+        agent.availability = event.availability;
+        if (event.connected !== undefined) agent.connected = event.connected;
+      }
       if (event.user_id === me.id) {
         me.availability = event.availability;
         $("#availability").value = event.availability;

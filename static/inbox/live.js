@@ -14,7 +14,7 @@ export class LiveSocket {
 
   connect() {
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${window.location.host}/ws/agent/`);
+    const socket = new WebSocket(`${scheme}://${window.location.host}/ws/agent/?presence=1`);
     this.socket = socket;
     this.onState("connecting");
     socket.addEventListener("open", () => {

@@ -6,10 +6,12 @@ Every event goes through the gateway, which checks it against its schema in test
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
@@ -30,8 +32,8 @@ def _fresh_cache() -> None:
     cache.clear()
 
 
-async def connected(user: Any) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(application, "/ws/agent/", headers=ORIGIN)
+async def connected(user: Any, path: str = "/ws/agent/") -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, path, headers=ORIGIN)
     communicator.scope["user"] = user
     ok, _ = await communicator.connect()
     assert ok
@@ -148,3 +150,51 @@ def test_agents_see_who_else_is_viewing_a_conversation(
         await mallory.disconnect()
 
     async_to_sync(scenario)()
+
+
+@override_settings(CHANNEL_LAYERS=IN_MEMORY)
+def test_inbox_pages_see_teammates_come_and_go(agent: Any, teammate: Any, outsider: Any, inbox: Any) -> None:
+    async def scenario() -> None:
+        alice = await connected(agent, "/ws/agent/?presence=1")
+        mallory = await connected(outsider, "/ws/agent/?presence=1")
+        own = await alice.receive_json_from(timeout=2)
+        assert (own["user_id"], own["connected"]) == (agent.pk, True)
+        assert (await mallory.receive_json_from(timeout=2))["user_id"] == outsider.pk  # her own, in her inbox
+
+        bob_tab_one = await connected(teammate)
+        came = await alice.receive_json_from(timeout=2)
+        assert came == {
+            "type": "presence",
+            "user_id": teammate.pk,
+            "name": "Bob Teammate",
+            "availability": teammate.agent_profile.availability,
+            "connected": True,
+        }
+        # A second tab is not news, and neither is closing one of two.
+        bob_tab_two = await connected(teammate)
+        await bob_tab_one.disconnect()
+        assert await alice.receive_nothing(timeout=0.3)
+        await bob_tab_two.disconnect()
+        went = await alice.receive_json_from(timeout=2)
+        assert (went["user_id"], went["connected"]) == (teammate.pk, False)
+        # The outsider hears nothing of the agents of an inbox she is not in.
+        assert await mallory.receive_nothing(timeout=0.3)
+        await alice.disconnect()
+        await mallory.disconnect()
+
+    async_to_sync(scenario)()
+
+
+@override_settings(CHANNEL_LAYERS=IN_MEMORY)
+def test_the_page_is_told_who_is_connected_when_it_loads(client: Any, agent: Any, teammate: Any, inbox: Any) -> None:
+    client.force_login(agent)
+
+    async def scenario() -> str:
+        bob = await connected(teammate)
+        response = await database_sync_to_async(client.get)("/inbox/")
+        await bob.disconnect()
+        return str(response.content.decode())
+
+    html = async_to_sync(scenario)()
+    data = json.loads(html.split('<script id="page-data" type="application/json">', 1)[1].split("</script>", 1)[0])
+    assert {a["id"]: a["connected"] for a in data["agents"]} == {agent.pk: False, teammate.pk: True}
