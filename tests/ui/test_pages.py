@@ -7,7 +7,9 @@ import re
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from tests import factories as f
 
@@ -99,3 +101,21 @@ def test_admin_keeps_a_policy_that_still_allows_no_other_origin(client: Client, 
     client.force_login(supervisor)
     policy = client.get("/admin/")["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+
+
+def test_inbox_page_reads_in_a_constant_number_of_queries(client: Client, agent: Any, inbox: Any, team: Any) -> None:
+    client.force_login(agent)
+    client.get("/inbox/")
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/inbox/").status_code == 200
+        return len(queries)
+
+    before = count()
+    for n in range(5):
+        f.InboxFactory(name=f"Inbox {n}", members=[agent, f.AgentFactory()])
+        f.CannedResponseFactory()
+        f.TagFactory()
+        f.TeamFactory()
+    assert count() == before
