@@ -140,11 +140,11 @@ function renderPresence() {
   for (const agent of data.agents) {
     list.append(h("li", {
       class: `presence presence-${agent.availability}${agent.connected ? " connected" : ""}`,
-      dataset: { user: agent.id }, title: agent.connected ? "Has the inbox open" : "Not in the inbox now",
+      dataset: { user: agent.id }, title: `${agent.availability}; ${agent.connected ? "has the inbox open" : "not in the inbox now"}`,
     },
       h("span", { class: "presence-dot", "aria-hidden": "true" }),
       h("span", { class: "presence-name" }, agent.id === me.id ? `${agent.name} (me)` : agent.name),
-      h("span", { class: "presence-state" }, agent.connected ? `${agent.availability} · here` : agent.availability)));
+      h("span", { class: "presence-state" }, agent.availability)));
   }
 }
 
