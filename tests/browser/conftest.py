@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 
 from tests.channels_app.test_webchat_browser import (  # noqa: F401  (fixtures, re-exported for this directory)
     ARTIFACTS,
@@ -23,6 +24,14 @@ from tests.channels_app.test_webchat_browser import (  # noqa: F401  (fixtures, 
 from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, running_fake_twilio, sign, sms_payload
 
 PASSWORD = "pw-correct-horse-42"  # tests.factories.UserFactory's
+# Page loads on a busy machine (the first request imports the URLconf) get longer than other waits.
+LOAD_MS = 60_000
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """The server process is forked from this one: it must not inherit cached login failures or viewers."""
+    cache.clear()
 
 
 @pytest.fixture
@@ -54,13 +63,17 @@ def post_signed_sms(server: str, inbox: Any, *, sender: str, body: str) -> int:
 
 
 def sign_in(page: Any, server: str, username: str) -> None:
-    page.goto(f"{server}/inbox/")
-    page.wait_for_url("**/login/**", timeout=WAIT_MS)
+    page.goto(f"{server}/inbox/", timeout=LOAD_MS)
+    page.wait_for_url("**/login/**", timeout=LOAD_MS)
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url("**/inbox/**", timeout=WAIT_MS)
-    page.wait_for_selector("body[data-connection=live]", timeout=WAIT_MS)
+    try:
+        page.wait_for_url("**/inbox/**", timeout=LOAD_MS)
+    except Exception:
+        problem = page.locator(".form-error").all_inner_texts()
+        raise AssertionError(f"sign-in as {username} failed: {problem or page.url}") from None
+    page.wait_for_selector("body[data-connection=live]", timeout=LOAD_MS)
 
 
 def open_browser(playwright: Any) -> Any:

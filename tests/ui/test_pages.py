@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -14,6 +16,14 @@ from django.test.utils import CaptureQueriesContext
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _forget_login_failures() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
 
 PASSWORD = "pw-correct-horse-42"
 
