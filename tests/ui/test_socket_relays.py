@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
+from django.db.backends.utils import CursorWrapper
 from django.test import override_settings
 
 from conversations.realtime import visitor_group
@@ -198,3 +199,37 @@ def test_the_page_is_told_who_is_connected_when_it_loads(client: Any, agent: Any
     html = async_to_sync(scenario)()
     data = json.loads(html.split('<script id="page-data" type="application/json">', 1)[1].split("</script>", 1)[0])
     assert {a["id"]: a["connected"] for a in data["agents"]} == {agent.pk: False, teammate.pk: True}
+
+
+@override_settings(CHANNEL_LAYERS=IN_MEMORY)
+def test_the_socket_never_writes_to_the_database(
+    monkeypatch: pytest.MonkeyPatch, agent: Any, teammate: Any, conversation: Any
+) -> None:
+    statements: list[str] = []
+    original = CursorWrapper.execute
+
+    def recording(self: Any, sql: str, params: Any = None) -> Any:
+        statements.append(sql)
+        return original(self, sql, params)
+
+    monkeypatch.setattr(CursorWrapper, "execute", recording)
+
+    async def scenario() -> None:
+        alice = await connected(agent, "/ws/agent/?presence=1")
+        bob = await connected(teammate)
+        for frame in (
+            {"type": "ping"},
+            {"type": "viewing", "conversation_id": conversation.pk},
+            {"type": "typing", "conversation_id": conversation.pk, "is_typing": True},
+            {"type": "typing", "conversation_id": conversation.pk, "is_typing": False},
+            {"type": "viewing", "conversation_id": None},
+        ):
+            await alice.send_json_to(frame)
+        await alice.receive_json_from(timeout=2)
+        await alice.disconnect()
+        await bob.disconnect()
+
+    async_to_sync(scenario)()
+    assert any(sql.lstrip().upper().startswith("SELECT") for sql in statements)  # it did read
+    writes = [sql for sql in statements if sql.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE")]
+    assert writes == []
