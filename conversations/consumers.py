@@ -1,18 +1,71 @@
 """The agents' websocket: it authenticates, joins the groups the agent may see, and delivers.
 
-It never writes to the database; agents act through the REST API.
+It never writes to the database; agents act through the REST API. Besides delivering, it relays
+two ephemeral signals from the agent's page, after checking she may see the conversation: that
+she is typing, and which conversation she has open (who else is viewing it). Both go through the
+one gateway; the viewers of a conversation are kept in the cache (shared by all server processes
+in production), never in the database.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from conversations.realtime import inbox_group, user_for_ticket, user_group
+from conversations.models import ChannelKind, Conversation
+from conversations.realtime import inbox_group, send_event_on_commit, user_for_ticket, user_group, visitor_group
 from conversations.selectors import inbox_ids_visible_to
+from conversations.ui import connections, viewers
+
+# An agent's "still typing" is relayed at most this often; a change of state always is.
+TYPING_RELAY_SECONDS = 2.0
+
+
+def _agent_name(user: Any) -> str:
+    profile = getattr(user, "agent_profile", None)
+    return str(profile.name) if profile is not None else str(user.get_full_name() or user.get_username())
+
+
+def _conversation_place(conversation_id: int, inbox_ids: list[int]) -> tuple[int, str] | None:
+    """(inbox id, channel kind) of a conversation in one of ``inbox_ids``; None for any other."""
+    row = (
+        Conversation.objects.filter(pk=conversation_id, inbox_id__in=inbox_ids)
+        .values_list("inbox_id", "inbox__kind")
+        .first()
+    )
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def _presence(user: Any, *, connected: bool, opening: bool) -> None:
+    """Count the socket; when it is the agent's first or last, tell her inboxes she came or went."""
+    changed = connections.opened(user.pk) if opening else connections.closed(user.pk)
+    if not changed:
+        return
+    from conversations.models import AgentProfile
+
+    profile = AgentProfile.objects.filter(user=user).first()
+    if profile is None:
+        return
+    event = {
+        "type": "presence",
+        "user_id": user.pk,
+        "name": profile.name,
+        "availability": profile.availability,
+        "connected": connected,
+    }
+    send_event_on_commit(event, groups=[inbox_group(i) for i in inbox_ids_visible_to(user)])
+
+
+def _relay(event: dict[str, Any], groups: list[str]) -> None:
+    send_event_on_commit(event, groups=groups)
+
+
+def _conversation_id(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 class AgentConsumer(AsyncJsonWebsocketConsumer):
@@ -20,27 +73,109 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        # Who comes and goes is for pages that show it (the inbox asks with ?presence=1), not for every client.
+        self.wants_presence = query.get("presence", [""])[0] == "1"
         if user is None or not user.is_authenticated:
             # Clients that cannot send the session cookie present a short-lived ticket instead.
-            ticket = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("ticket", [""])[0]
+            ticket = query.get("ticket", [""])[0]
             user = await database_sync_to_async(user_for_ticket)(ticket) if ticket else None
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
         inbox_ids = await database_sync_to_async(inbox_ids_visible_to)(user)
+        self.user = user
+        self.user_name = await database_sync_to_async(_agent_name)(user)
+        self.inbox_ids = inbox_ids
+        self.places: dict[int, tuple[int, str] | None] = {}
+        self.typing: dict[int, tuple[bool, float]] = {}
+        self.viewing: int | None = None
         self.joined = [inbox_group(i) for i in inbox_ids] + [user_group(user.pk)]
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         await self.send_json({"type": "hello", "user_id": user.pk, "inbox_ids": inbox_ids})
+        await database_sync_to_async(_presence)(user, connected=True, opening=True)
 
     async def disconnect(self, code: int) -> None:
         for group in getattr(self, "joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
+        if getattr(self, "joined", None):
+            await database_sync_to_async(_presence)(self.user, connected=False, opening=False)
+        if getattr(self, "viewing", None) is not None:
+            await self._view(None)
+        for conversation_id, (is_typing, _) in list(getattr(self, "typing", {}).items()):
+            if is_typing:
+                await self._typing(conversation_id, False, private=True)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "ping":
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        if kind == "ping":
+            await database_sync_to_async(connections.still_here)(self.user.pk)
             await self.send_json({"type": "pong"})
+        elif kind == "typing" and isinstance(content.get("is_typing"), bool):
+            conversation_id = _conversation_id(content.get("conversation_id"))
+            if conversation_id is None:
+                return
+            is_typing = content["is_typing"]
+            was_typing, last_sent = self.typing.get(conversation_id, (False, 0.0))
+            if is_typing != was_typing or time.monotonic() - last_sent >= TYPING_RELAY_SECONDS:
+                await self._typing(conversation_id, is_typing, private=content.get("private") is True)
+        elif kind == "viewing":
+            raw = content.get("conversation_id")
+            conversation_id = _conversation_id(raw)
+            if raw is not None and conversation_id is None:
+                return
+            await self._view(conversation_id)
+
+    async def _place(self, conversation_id: int) -> tuple[int, str] | None:
+        if conversation_id not in self.places:
+            self.places[conversation_id] = await database_sync_to_async(_conversation_place)(
+                conversation_id, self.inbox_ids
+            )
+        return self.places[conversation_id]
+
+    async def _typing(self, conversation_id: int, is_typing: bool, *, private: bool) -> None:
+        place = await self._place(conversation_id)
+        if place is None:
+            return
+        inbox_id, kind = place
+        self.typing[conversation_id] = (is_typing, time.monotonic())
+        event = {
+            "type": "typing",
+            "conversation_id": conversation_id,
+            "sender_kind": "agent",
+            "sender_name": self.user_name,
+            "user_id": self.user.pk,
+            "is_typing": is_typing,
+        }
+        groups = [inbox_group(inbox_id)]
+        # Typing a private note is no business of the customer's.
+        if kind == ChannelKind.WEBCHAT and not private:
+            groups.append(visitor_group(conversation_id))
+        await database_sync_to_async(_relay)(event, groups)
+
+    async def _view(self, conversation_id: int | None) -> None:
+        """Leave the conversation viewed until now, open ``conversation_id`` (or none); tell both inboxes."""
+        previous = self.viewing
+        if conversation_id is not None and await self._place(conversation_id) is None:
+            conversation_id = None
+        self.viewing = conversation_id
+        if previous is not None and previous != conversation_id:
+            place = await self._place(previous)
+            current = await database_sync_to_async(viewers.leave)(previous, self.user.pk)
+            if place is not None:
+                await database_sync_to_async(_relay)(viewers.event(previous, current), [inbox_group(place[0])])
+        if conversation_id is not None:
+            place = await self._place(conversation_id)
+            current = await database_sync_to_async(viewers.join)(conversation_id, self.user.pk, self.user_name)
+            if place is not None:
+                await database_sync_to_async(_relay)(viewers.event(conversation_id, current), [inbox_group(place[0])])
 
     async def live_event(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["event"])
+        event = message["event"]
+        if event.get("type") == "presence" and "connected" in event and not self.wants_presence:
+            return
+        await self.send_json(event)

@@ -177,29 +177,59 @@ EVENT_SCHEMAS: dict[str, dict[str, Any]] = {
             }
         },
     ),
-    "typing": _event(
-        "typing",
-        {
+    # Agents' typing carries the agent's id (so her own page ignores it); the widget's visitor has none.
+    "typing": {
+        **_event(
+            "typing",
+            {
+                "conversation_id": {"type": "integer"},
+                "sender_kind": {"enum": ["contact", "agent"]},
+                "sender_name": {"type": "string"},
+                "is_typing": {"type": "boolean"},
+            },
+        ),
+        "properties": {
+            "type": {"const": "typing"},
             "conversation_id": {"type": "integer"},
             "sender_kind": {"enum": ["contact", "agent"]},
             "sender_name": {"type": "string"},
+            "user_id": {"type": "integer"},
             "is_typing": {"type": "boolean"},
         },
-    ),
-    "presence": _event(
-        "presence",
-        {
+    },
+    # From the availability service, and (with ``connected``) from the agents' socket when an agent's
+    # first inbox page opens or her last one closes.
+    "presence": {
+        **_event(
+            "presence",
+            {
+                "user_id": {"type": "integer"},
+                "name": {"type": "string"},
+                "availability": {"enum": ["online", "busy", "offline"]},
+            },
+        ),
+        "properties": {
+            "type": {"const": "presence"},
             "user_id": {"type": "integer"},
             "name": {"type": "string"},
             "availability": {"enum": ["online", "busy", "offline"]},
+            "connected": {"type": "boolean"},
         },
-    ),
+    },
     "worker.pong": _event("worker.pong", {"name": {"type": "string"}, "hostname": {"type": "string"}}),
     "conversation.viewers": _event(
         "conversation.viewers",
         {
             "conversation_id": {"type": "integer"},
-            "viewers": {"type": "array", "items": {"type": "object", "required": ["user_id", "name"]}},
+            "viewers": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["user_id", "name"],
+                    "properties": {"user_id": {"type": "integer"}, "name": {"type": "string"}},
+                    "additionalProperties": False,
+                },
+            },
         },
     ),
 }

@@ -1,13 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from conversations.ui import views as inbox_views
 from core import views as core_views
 
 urlpatterns = [
-    # Until the agent inbox has its own pages, the back office is the front door.
-    path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
+    path("", inbox_views.home, name="home"),
+    path("", include("conversations.ui.urls")),
     path("admin/", admin.site.urls),
     path("channels/webchat/", include("channels_app.webchat.urls")),
     path("channels/twilio/", include("channels_app.twilio.urls")),

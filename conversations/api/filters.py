@@ -18,7 +18,7 @@ from django_filters.utils import translate_validation
 from rest_framework.exceptions import ValidationError
 
 from conversations.api import search
-from conversations.api.selectors import conversation_queryset
+from conversations.api.selectors import VIEW_NAMES, conversation_queryset, view_conditions
 from conversations.models import (
     ChannelIdentity,
     ChannelKind,
@@ -97,6 +97,25 @@ class SearchField(forms.CharField):
             raise forms.ValidationError("%(problem)s", params={"problem": str(exc)}) from None
 
 
+class ViewField(forms.CharField):
+    """One of the inbox's views (``mine``, ``mine.needs_my_attention``, ``channel.sms``, ...)."""
+
+    def clean(self, value: Any) -> str | None:
+        text = (super().clean(value) or "").strip().lower()
+        if not text:
+            return None
+        if text not in VIEW_NAMES:
+            raise forms.ValidationError(
+                "Unknown view %(value)s; use one of %(allowed)s.",
+                params={"value": repr(text), "allowed": ", ".join(VIEW_NAMES)},
+            )
+        return text
+
+
+class ViewFilter(django_filters.Filter):
+    field_class = ViewField
+
+
 class ChoiceListFilter(django_filters.Filter):
     field_class = ChoiceListField
 
@@ -133,6 +152,9 @@ class ConversationFilter(django_filters.FilterSet):
     updated_since = django_filters.IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", help_text="For a reconnecting client: everything changed since."
     )
+    view = ViewFilter(
+        method="filter_view", help_text="An inbox view, the same as its count: all, mine.needs_my_attention, ..."
+    )
     q = SearchFilter(method="filter_q", help_text='Search: words, "phrases" and key:value filters (see SPEC).')
     sort = django_filters.ChoiceFilter(
         choices=[(name, name) for name in SORTS], method="filter_sort", help_text="Order of the results."
@@ -161,6 +183,12 @@ class ConversationFilter(django_filters.FilterSet):
         if value == "none":
             return queryset.filter(assignee__isnull=True)
         return queryset.filter(assignee_id=int(value))
+
+    def filter_view(self, queryset: QuerySet[Conversation], name: str, value: str | None) -> QuerySet[Conversation]:
+        if value is None:
+            return queryset
+        user = self.request.user if self.request else None
+        return queryset.filter(view_conditions(user)[value])
 
     def filter_tag(self, queryset: QuerySet[Conversation], name: str, value: str) -> QuerySet[Conversation]:
         return queryset.filter(_has_tags([value])) if value else queryset

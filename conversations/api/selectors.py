@@ -115,18 +115,36 @@ def teams_of(user: Any) -> QuerySet[Team]:
     return Team.objects.filter(Q(agents__user=user) | Q(supervisors=user)).distinct()
 
 
-def conversation_counts(user: Any) -> dict[str, Any]:
-    """The inbox views' counts in ONE query (conditional aggregation over what ``user`` may see).
+VIEW_NAMES = (
+    "all",
+    "all.active",
+    "all.pending",
+    "all.resolved_today",
+    "mine",
+    "mine.needs_my_attention",
+    "mine.waiting_for_customer",
+    "mine.ready_to_close",
+    "team",
+    "team.unassigned",
+    "team.in_progress",
+    "team.needs_review",
+    "bot_handled",
+    *(f"channel.{kind}" for kind in ChannelKind.values),
+)
+
+
+def view_conditions(user: Any, *, now: Any = None) -> dict[str, Q]:
+    """The inbox views and their sub-views as conditions, shared by the counts and the list (``?view=``).
 
     - All: active, pending, resolved today (since midnight in TIME_ZONE).
     - Mine (assigned to ``user``): needs my attention (active, the customer spoke last), waiting for
       customer (active, we spoke last), ready to close (pending: idle since our last reply).
     - Team (conversations of ``user``'s teams, open): unassigned, in progress (assigned), needs review
       (an SLA deadline has passed or it is urgent).
-    - By channel: open conversations per channel kind.
+    - By channel: open conversations per channel kind (``channel.<kind>``).
     - Bot-handled: open conversations the assistant is still handling.
     """
-    now = timezone.now()
+    now = now or timezone.now()
     today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     is_open = Q(status__in=OPEN_STATUSES)
     mine = Q(assignee=user)
@@ -137,41 +155,61 @@ def conversation_counts(user: Any) -> dict[str, Any]:
         | Q(resolution_due_at__lt=now)
         | Q(priority=Priority.URGENT)
     )
-    aggregates: dict[str, Any] = {
-        "all_active": Count("pk", filter=Q(status=Status.ACTIVE)),
-        "all_pending": Count("pk", filter=Q(status=Status.PENDING)),
-        "all_resolved_today": Count("pk", filter=Q(status=Status.RESOLVED, resolved_at__gte=today)),
-        "mine_needs_attention": Count("pk", filter=mine & Q(status=Status.ACTIVE, last_message_direction="in")),
-        "mine_waiting_for_customer": Count(
-            "pk", filter=mine & Q(status=Status.ACTIVE) & ~Q(last_message_direction="in")
-        ),
-        "mine_ready_to_close": Count("pk", filter=mine & Q(status=Status.PENDING)),
-        "team_unassigned": Count("pk", filter=my_teams & is_open & Q(assignee__isnull=True)),
-        "team_in_progress": Count("pk", filter=my_teams & is_open & Q(assignee__isnull=False)),
-        "team_needs_review": Count("pk", filter=my_teams & is_open & overdue),
-        "bot_handled": Count("pk", filter=is_open & Q(handler=Handler.BOT)),
+    conditions = {
+        "all": is_open,
+        "all.active": Q(status=Status.ACTIVE),
+        "all.pending": Q(status=Status.PENDING),
+        "all.resolved_today": Q(status=Status.RESOLVED, resolved_at__gte=today),
+        "mine": mine & is_open,
+        "mine.needs_my_attention": mine & Q(status=Status.ACTIVE, last_message_direction="in"),
+        "mine.waiting_for_customer": mine & Q(status=Status.ACTIVE) & ~Q(last_message_direction="in"),
+        "mine.ready_to_close": mine & Q(status=Status.PENDING),
+        "team": my_teams & is_open,
+        "team.unassigned": my_teams & is_open & Q(assignee__isnull=True),
+        "team.in_progress": my_teams & is_open & Q(assignee__isnull=False),
+        "team.needs_review": my_teams & is_open & overdue,
+        "bot_handled": is_open & Q(handler=Handler.BOT),
     }
     for kind in ChannelKind.values:
-        aggregates[f"channel_{kind}"] = Count("pk", filter=is_open & Q(inbox__kind=kind))
-    row = conversations_visible_to(user).order_by().aggregate(**aggregates)
+        conditions[f"channel.{kind}"] = is_open & Q(inbox__kind=kind)
+    return conditions
+
+
+def conversation_counts(user: Any) -> dict[str, Any]:
+    """The inbox views' counts in ONE query (conditional aggregation over what ``user`` may see).
+
+    Each count uses the same condition as the list's ``?view=`` (see view_conditions), so a
+    view's count and its list always agree.
+    """
+    conditions = view_conditions(user)
+    counted = [name for name in conditions if name not in ("all", "mine", "team")]
+    row = (
+        conversations_visible_to(user)
+        .order_by()
+        .aggregate(**{name.replace(".", "__"): Count("pk", filter=conditions[name]) for name in counted})
+    )
+
+    def n(name: str) -> int:
+        return int(row[name.replace(".", "__")])
+
     return {
         "all": {
-            "active": row["all_active"],
-            "pending": row["all_pending"],
-            "resolved_today": row["all_resolved_today"],
+            "active": n("all.active"),
+            "pending": n("all.pending"),
+            "resolved_today": n("all.resolved_today"),
         },
         "mine": {
-            "needs_my_attention": row["mine_needs_attention"],
-            "waiting_for_customer": row["mine_waiting_for_customer"],
-            "ready_to_close": row["mine_ready_to_close"],
+            "needs_my_attention": n("mine.needs_my_attention"),
+            "waiting_for_customer": n("mine.waiting_for_customer"),
+            "ready_to_close": n("mine.ready_to_close"),
         },
         "team": {
-            "unassigned": row["team_unassigned"],
-            "in_progress": row["team_in_progress"],
-            "needs_review": row["team_needs_review"],
+            "unassigned": n("team.unassigned"),
+            "in_progress": n("team.in_progress"),
+            "needs_review": n("team.needs_review"),
         },
-        "by_channel": {kind: row[f"channel_{kind}"] for kind in ChannelKind.values},
-        "bot_handled": row["bot_handled"],
+        "by_channel": {kind: n(f"channel.{kind}") for kind in ChannelKind.values},
+        "bot_handled": n("bot_handled"),
     }
 
 

@@ -1,0 +1,348 @@
+"""The agent inbox in a real browser: the flows of an agent's working day.
+
+A daphne server in a child process serves the product against this run's PostgreSQL database,
+with the Redis channel layer; Chromium (Playwright, headless) is the agent. Customers write in the
+way they do in production: a signed Twilio webhook posted to the server, or the service called in
+this process (its live event reaches the server's sockets through Redis). Nothing is mocked between
+a change and what the page shows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conversations import services
+from conversations.models import Conversation, Message, Notification, Status
+from conversations.realtime import send_event_on_commit, user_group
+from tests import factories as f
+from tests.browser.conftest import (
+    ARTIFACTS,
+    WAIT_MS,
+    in_thread,
+    open_browser,
+    post_signed_sms,
+    sign_in,
+    wait_for,
+    watch_errors,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+CAROL_PHONE = "+14155550123"
+
+
+def _read_at(notification_id: int) -> Any:
+    return Notification.objects.get(pk=notification_id).read_at
+
+
+@pytest.fixture
+def carol(inbox: Any, sms_inbox: Any) -> Any:
+    """A customer who wrote on the web chat last week and will now text us."""
+    contact = f.ContactFactory(name="Carol <b>Customer</b>")
+    f.ChannelIdentityFactory(contact=contact, kind="web_visitor", value="visitor-carol")
+    f.ChannelIdentityFactory(contact=contact, kind="phone", value=CAROL_PHONE)
+    earlier = services.message_receive_inbound(
+        inbox=inbox, identity_kind="web_visitor", identity_value="visitor-carol", body="My order never arrived"
+    ).message.conversation
+    Conversation.objects.filter(pk=earlier.pk).update(status=Status.RESOLVED)
+    return contact
+
+
+def test_an_agents_day_in_the_inbox(
+    sync_playwright: Any, twilio: Any, live_server_url: str, agent: Any, sms_inbox: Any, carol: Any
+) -> None:
+    server = live_server_url
+    f.CannedResponseFactory(shortcut="thanks", title="Thanks", body="Thanks {{customer_name}}, {{agent_name}} here.")
+    other = f.ConversationFactory(inbox=sms_inbox, contact=f.ContactFactory(name="Dave Other"))
+    f.MessageFactory(conversation=other, body="Unrelated question")
+
+    with sync_playwright() as playwright:
+        browser = open_browser(playwright)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        errors = watch_errors(page)
+
+        # Log in: the inbox sends a stranger to the sign-in page, and back after it.
+        sign_in(page, server, agent.username)
+        assert page.locator("#me-name").inner_text() == "Alice Agent"
+
+        # A signed SMS posted to the webhook appears in the list without a reload.
+        assert post_signed_sms(server, sms_inbox, sender=CAROL_PHONE, body="Any news on my parcel?") == 200
+        row = page.locator(".conversation-row", has_text="Any news on my parcel?")
+        row.wait_for(timeout=WAIT_MS)
+        # The contact's name is text, never markup.
+        assert row.locator(".row-name").inner_text() == "Carol <b>Customer</b>"
+        assert page.locator(".row-name b").count() == 0
+        assert row.locator(".channel").inner_text() == "SMS"
+        assert row.locator(".unread-dot").count() == 1
+        page.screenshot(path=str(ARTIFACTS / "inbox-list.png"))
+
+        # Open it: the whole history across channels, each message marked with its channel.
+        row.locator(".row-open").click()
+        thread = page.locator("#messages")
+        web_message = thread.locator(".message", has_text="My order never arrived")
+        sms_message = thread.locator(".message", has_text="Any news on my parcel?")
+        web_message.wait_for(timeout=WAIT_MS)
+        sms_message.wait_for(timeout=WAIT_MS)
+        assert web_message.locator(".channel").inner_text() == "Web"
+        assert sms_message.locator(".channel").inner_text() == "SMS"
+        assert page.locator("#profile-panel .identities").inner_text().count(CAROL_PHONE) == 1
+        conversation = in_thread(lambda: Conversation.objects.get(inbox=sms_inbox, contact=carol))
+
+        # Take over from the assistant.
+        assert in_thread(lambda: Conversation.objects.get(pk=conversation.pk).handler) == "bot"
+        page.locator("#action-take-over").click()
+        page.locator("#thread-meta", has_text="Assigned to Alice Agent").wait_for(timeout=WAIT_MS)
+        fresh = in_thread(lambda: Conversation.objects.get(pk=conversation.pk))
+        assert (fresh.handler, fresh.assignee_id) == ("human", agent.pk)
+
+        # Reply (Ctrl+Enter) and see it in the thread; it is stored and sent through Twilio.
+        page.locator("#composer-text").fill("We are on it, Carol.")
+        page.locator("#composer-text").press("Control+Enter")
+        thread.locator(".message.outbound", has_text="We are on it, Carol.").wait_for(timeout=WAIT_MS)
+        wait_for(
+            "the reply sent to Twilio",
+            lambda: any(m.param("Body") == "We are on it, Carol." for m in twilio.sent_messages),
+        )
+
+        # A private note: visibly distinct, and never sent.
+        page.locator("#mode-note").click()
+        page.locator("#composer-text").fill("Checked with the courier: lost in transit.")
+        page.locator("#send").click()
+        note = thread.locator(".message.note", has_text="Checked with the courier")
+        note.wait_for(timeout=WAIT_MS)
+        assert "Private note" in note.inner_text()
+        assert not any("courier" in (m.param("Body") or "") for m in twilio.sent_messages)
+
+        # A canned response: type "/", pick it, its variables filled in.
+        page.locator("#mode-reply").click()
+        composer = page.locator("#composer-text")
+        composer.fill("")
+        composer.type("/tha")
+        page.locator("#canned-picker li", has_text="/thanks").wait_for(timeout=WAIT_MS)
+        composer.press("Enter")
+        page.wait_for_function(
+            "() => document.querySelector('#composer-text').value"
+            " === 'Thanks Carol <b>Customer</b>, Alice Agent here.'",
+            timeout=WAIT_MS,
+        )
+        page.screenshot(path=str(ARTIFACTS / "inbox-conversation.png"))
+        composer.fill("")
+
+        # Resolve with the keyboard.
+        composer.press("Escape")  # leave the composer
+        page.keyboard.press("Control+3")
+        page.locator("#thread-meta .status-resolved").wait_for(timeout=WAIT_MS)
+        assert in_thread(lambda: Conversation.objects.get(pk=conversation.pk).status) == Status.RESOLVED
+
+        # The shortcut help.
+        page.keyboard.press("Control+/")
+        page.locator("dialog#help[open]").wait_for(timeout=WAIT_MS)
+        page.screenshot(path=str(ARTIFACTS / "inbox-shortcuts.png"))
+        page.keyboard.press("Escape")
+
+        # Search with the syntax (Ctrl+K): resolved conversations stay searchable.
+        page.keyboard.press("Control+k")
+        assert page.evaluate("document.activeElement.id") == "search"
+        page.keyboard.type(f"phone:{CAROL_PHONE}")
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#conversation-list .conversation-row').length === 2", timeout=WAIT_MS
+        )
+        names = page.locator("#conversation-list .row-name").all_inner_texts()
+        assert names == ["Carol <b>Customer</b>", "Carol <b>Customer</b>"]
+        page.locator("#search").fill('"unrelated question"')
+        page.keyboard.press("Enter")
+        page.locator("#conversation-list .conversation-row", has_text="Dave Other").wait_for(timeout=WAIT_MS)
+        assert page.locator("#conversation-list .conversation-row").count() == 1
+        page.locator("#search").fill("status:nonsense")
+        page.keyboard.press("Enter")
+        page.locator("#list-error", has_text="nonsense").wait_for(timeout=WAIT_MS)
+        page.screenshot(path=str(ARTIFACTS / "inbox-search.png"))
+
+        browser.close()
+    assert errors == []
+    assert Message.objects.filter(conversation=conversation, is_private_note=True).count() == 1
+
+
+def test_reconnecting_page_catches_up_on_what_it_missed(
+    sync_playwright: Any, live_server_url: str, agent: Any, inbox: Any, conversation: Any
+) -> None:
+    f.MessageFactory(conversation=conversation, body="First question")
+    f.ChannelIdentityFactory(contact=conversation.contact, kind="web_visitor", value="visitor-carol")
+    with sync_playwright() as playwright:
+        browser = open_browser(playwright)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        errors = watch_errors(page)
+        sign_in(page, live_server_url, agent.username)
+        page.locator(".conversation-row", has_text="Carol Customer").locator(".row-open").click()
+        page.locator("#messages .message", has_text="First question").wait_for(timeout=WAIT_MS)
+
+        # The connection drops; meanwhile the customer writes again and someone new writes in.
+        page.evaluate("window.inboxSocket.pause()")
+        page.wait_for_selector("body[data-connection=offline]", timeout=WAIT_MS)
+        in_thread(
+            services.message_receive_inbound,
+            inbox=inbox,
+            identity_kind="web_visitor",
+            identity_value="visitor-new",
+            contact_name="Nina Newcomer",
+            body="Hello from a new customer",
+        )
+        in_thread(
+            lambda: services.message_receive_inbound(
+                inbox=inbox,
+                identity_kind="web_visitor",
+                identity_value="visitor-carol",
+                body="Missed while you were away",
+            )
+        )
+        page.wait_for_timeout(500)
+        assert page.locator(".message", has_text="Missed while you were away").count() == 0
+
+        # Back online: the page catches up over REST.
+        page.evaluate("window.inboxSocket.resume()")
+        page.wait_for_selector("body[data-connection=live]", timeout=WAIT_MS)
+        page.locator("#messages .message", has_text="Missed while you were away").wait_for(timeout=WAIT_MS)
+        page.locator(".conversation-row", has_text="Hello from a new customer").wait_for(timeout=WAIT_MS)
+        browser.close()
+    assert errors == []
+
+
+def test_two_agents_see_each_others_changes_live(
+    sync_playwright: Any, live_server_url: str, agent: Any, teammate: Any, inbox: Any
+) -> None:
+    server = live_server_url
+    conversations = []
+    people = (("Olga Order", "Where is my order?"), ("Pete Parcel", "Parcel damaged"), ("Rita Refund", "Refund?"))
+    for name, body in people:
+        conversation = f.ConversationFactory(inbox=inbox, contact=f.ContactFactory(name=name))
+        f.MessageFactory(conversation=conversation, body=body)
+        Conversation.objects.filter(pk=conversation.pk).update(last_message_preview=body)
+        conversations.append(conversation)
+    olga, pete, rita = conversations
+
+    with sync_playwright() as playwright:
+        browser = open_browser(playwright)
+        alice_page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        bob_page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        errors = watch_errors(alice_page) + watch_errors(bob_page)
+        sign_in(alice_page, server, agent.username)
+        sign_in(bob_page, server, teammate.username)
+
+        # Bob watches his own conversations.
+        bob_page.locator('.view-button[data-view="mine"]').click()
+        bob_page.locator("#conversation-list .empty").wait_for(timeout=WAIT_MS)
+
+        # Alice opens Olga's conversation; Bob opens it too and each sees the other there.
+        alice_page.locator(".conversation-row", has_text="Olga Order").locator(".row-open").click()
+        alice_page.locator("#messages .message", has_text="Where is my order?").wait_for(timeout=WAIT_MS)
+        bob_page.goto(f"{server}/inbox/c/{olga.pk}/")
+        bob_page.locator("#messages .message", has_text="Where is my order?").wait_for(timeout=WAIT_MS)
+        alice_page.locator("#thread-viewers", has_text="Bob Teammate").wait_for(timeout=WAIT_MS)
+        bob_page.locator("#thread-viewers", has_text="Alice Agent").wait_for(timeout=WAIT_MS)
+
+        # Bob types; Alice sees it.
+        bob_page.locator("#composer-text").type("Let me check")
+        alice_page.locator("#typing", has_text="Bob Teammate is typing").wait_for(timeout=WAIT_MS)
+        bob_page.locator("#composer-text").fill("")
+        bob_page.locator(".view-button[data-view=mine]").click()
+
+        # Alice assigns it to Bob: it appears under Bob's "Mine" without a reload, and his count goes up.
+        alice_page.locator("#action-assign").select_option(str(teammate.pk))
+        alice_page.locator("#thread-meta", has_text="Assigned to Bob Teammate").wait_for(timeout=WAIT_MS)
+        bob_page.locator("#conversation-list .conversation-row", has_text="Olga Order").wait_for(timeout=WAIT_MS)
+        bob_page.locator('.view-button[data-view="mine"] .count', has_text="1").wait_for(timeout=WAIT_MS)
+        bob_page.screenshot(path=str(ARTIFACTS / "inbox-mine-live.png"))
+
+        # Bulk: Alice selects two conversations and resolves them at once; both pages drop them.
+        for name in ("Pete Parcel", "Rita Refund"):
+            alice_page.locator(".conversation-row", has_text=name).locator(".row-select").check()
+        alice_page.locator("#bulk-count", has_text="2 selected").wait_for(timeout=WAIT_MS)
+        alice_page.screenshot(path=str(ARTIFACTS / "inbox-bulk.png"))
+        alice_page.locator("#bulk-action").select_option("status:resolved")
+        alice_page.locator("#bulk-apply").click()
+        wait_for(
+            "both conversations resolved",
+            lambda: (
+                in_thread(
+                    lambda: set(Conversation.objects.filter(pk__in=[pete.pk, rita.pk]).values_list("status", flat=True))
+                )
+                == {Status.RESOLVED}
+            ),
+        )
+        alice_page.wait_for_function(
+            "() => ![...document.querySelectorAll('.row-name')].some((n) => n.textContent === 'Pete Parcel')",
+            timeout=WAIT_MS,
+        )
+
+        # Bob goes busy: Alice's teammates list says so at once.
+        bob_page.locator("#availability").select_option("busy")
+        alice_page.locator(f'#presence-list [data-user="{teammate.pk}"].presence-busy').wait_for(timeout=WAIT_MS)
+
+        # A notification for Bob reaches his notification centre live, and opens its conversation.
+        note = in_thread(
+            f.NotificationFactory,
+            recipient=teammate,
+            conversation=rita,
+            title="Rita <i>Refund</i> replied",
+            kind="customer_replied",
+        )
+        in_thread(
+            send_event_on_commit,
+            event={
+                "type": "notification.created",
+                "notification": {
+                    "id": note.pk,
+                    "kind": note.kind,
+                    "title": note.title,
+                    "body": note.body,
+                    "conversation_id": rita.pk,
+                    "created_at": note.created_at.isoformat(),
+                },
+            },
+            groups=[user_group(teammate.pk)],
+        )
+        bob_page.locator("#notifications-badge", has_text="1").wait_for(timeout=WAIT_MS)
+        bob_page.locator("#notifications-button").click()
+        item = bob_page.locator("#notifications-list li.unread", has_text="Rita <i>Refund</i> replied")
+        item.wait_for(timeout=WAIT_MS)
+        bob_page.screenshot(path=str(ARTIFACTS / "inbox-notifications.png"))
+        item.locator("button").click()
+        bob_page.locator("#thread-contact", has_text="Rita Refund").wait_for(timeout=WAIT_MS)
+        wait_for("the notification marked read", lambda: in_thread(lambda: _read_at(note.pk)) is not None)
+        browser.close()
+    assert errors == []
+
+
+def test_the_inbox_works_on_a_phone_sized_screen(
+    sync_playwright: Any, live_server_url: str, agent: Any, conversation: Any
+) -> None:
+    body = "Hello from my phone, a rather long message that has to wrap nicely on a narrow screen"
+    f.MessageFactory(conversation=conversation, body=body)
+    with sync_playwright() as playwright:
+        browser = open_browser(playwright)
+        page = browser.new_page(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+        errors = watch_errors(page)
+        sign_in(page, live_server_url, agent.username)
+        row = page.locator(".conversation-row", has_text="Carol Customer")
+        row.wait_for(timeout=WAIT_MS)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        page.screenshot(path=str(ARTIFACTS / "inbox-phone-list.png"))
+
+        # One panel at a time: the conversation replaces the list, with a way back.
+        row.locator(".row-open").click()
+        page.locator("#messages .message", has_text="Hello from my phone").wait_for(timeout=WAIT_MS)
+        assert not page.locator(".list-panel").is_visible()
+        assert page.locator("#composer-text").is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        page.screenshot(path=str(ARTIFACTS / "inbox-phone-conversation.png"))
+        page.locator("#toggle-profile").click()
+        page.locator("#profile-panel h2", has_text="Carol Customer").wait_for(timeout=WAIT_MS)
+        page.screenshot(path=str(ARTIFACTS / "inbox-phone-customer.png"))
+        page.locator("#profile-panel .close-profile").click()
+        page.locator("#thread-back").click()
+        page.locator(".list-panel").wait_for(state="visible", timeout=WAIT_MS)
+        browser.close()
+    assert errors == []
