@@ -27,6 +27,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from conversations.models import (
@@ -116,7 +117,8 @@ def send_email(
         return False
     lines = [body] if body else []
     if conversation_id is not None:
-        lines.append(f"{settings.PUBLIC_BASE_URL.rstrip('/')}/?conversation={conversation_id}")
+        path = reverse("inbox:conversation", kwargs={"conversation_id": conversation_id})
+        lines.append(f"{settings.PUBLIC_BASE_URL.rstrip('/')}{path}")
     send_mail(subject=title, message="\n\n".join(lines), from_email=None, recipient_list=[user.email])
     if notification_id is not None:
         Notification.objects.filter(pk=notification_id, emailed_at__isnull=True).update(emailed_at=timezone.now())

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
+from conversations import notifications
 from conversations.api.canned import agent_display_name
 from conversations.api.selectors import agents_visible_to, canned_responses_for, inboxes_visible_to, teams_of
 from conversations.models import Availability, ChannelKind, NotificationKind, Status, Tag, Team
@@ -31,7 +32,7 @@ def inbox_page_data(user: Any) -> dict[str, Any]:
             "availability": profile.availability if profile is not None else Availability.OFFLINE,
             "is_supervisor": is_supervisor(user),
             "team_ids": list(teams_of(user).values_list("pk", flat=True)),
-            "notification_preferences": profile.notification_preferences if profile is not None else {},
+            "notification_preferences": notifications.preferences_of(user),
         },
         "company_name": settings.COMPANY_NAME,
         "max_attachment_bytes": settings.MAX_ATTACHMENT_BYTES,

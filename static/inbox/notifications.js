@@ -1,6 +1,6 @@
 // The notification centre, browser notifications and sound, per type as the agent chooses.
 
-import { get, post } from "./api.js";
+import { get, patch, post } from "./api.js";
 import { $, clear, fullTime, h } from "./dom.js";
 
 const STORAGE_KEY = "inbox.notification-preferences";
@@ -75,7 +75,23 @@ export function setupNotifications({ data, openConversation, report }) {
 
   function renderPreferences() {
     const body = clear($("#notification-preferences tbody"));
+    const mine = data.me.notification_preferences;
     for (const { kind, label } of data.notification_kinds) {
+      // In app and email are the agent's profile, kept by the server; browser and sound are this browser's.
+      const serverToggle = (medium) => h("input", {
+        type: "checkbox", "aria-label": `${label}: ${medium.replace("_", " ")}`,
+        checked: (mine[kind] || {})[medium] !== false,
+        onchange: async (event) => {
+          try {
+            data.me.notification_preferences = await patch("notifications/preferences/", {
+              [kind]: { [medium]: event.target.checked },
+            });
+          } catch (error) {
+            event.target.checked = !event.target.checked;
+            report(error);
+          }
+        },
+      });
       const toggle = (medium) => h("input", {
         type: "checkbox", "aria-label": `${label}: ${medium}`, checked: preferences[kind][medium],
         onchange: (event) => {
@@ -83,9 +99,8 @@ export function setupNotifications({ data, openConversation, report }) {
           window.localStorage.setItem(STORAGE_KEY, JSON.stringify(preferences));
         },
       });
-      const inApp = (data.me.notification_preferences[kind] || {}).in_app !== false;
-      body.append(h("tr", {}, h("td", {}, label, inApp ? "" : " (off in your profile)"),
-        h("td", {}, toggle("browser")), h("td", {}, toggle("sound"))));
+      body.append(h("tr", {}, h("td", {}, label), h("td", {}, serverToggle("in_app")),
+        h("td", {}, serverToggle("email")), h("td", {}, toggle("browser")), h("td", {}, toggle("sound"))));
     }
     const permission = $("#notifications-permission");
     permission.hidden = !("Notification" in window) || Notification.permission !== "default";

@@ -143,7 +143,7 @@ def test_each_agent_chooses_in_app_and_email_separately(sms_inbox, agent, teamma
     assert told(NotificationKind.ASSIGNED) == {teammate.pk}
     assert [m.to for m in mail.outbox] == [[agent.email]]
     assert mail.outbox[0].subject == "Assigned to you: Carol"
-    assert f"?conversation={conversation.pk}" in mail.outbox[0].body
+    assert f"/inbox/c/{conversation.pk}/" in mail.outbox[0].body  # the page that opens it
 
 
 def test_the_default_emails_an_assignment_and_records_it(sms_inbox, agent, django_capture_on_commit_callbacks):
