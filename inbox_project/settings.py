@@ -182,6 +182,18 @@ CELERY_BEAT_SCHEDULE["email-poll-mailboxes"] = {
     "schedule": timedelta(seconds=env_int("EMAIL_POLL_BEAT_SECONDS", 30, minimum=5)),
 }
 CELERY_TASK_ROUTES["channels_app.email.tasks.poll_mailbox"] = {"queue": "inbound"}
+# The task outbox (core/outbox.py): follow-up work written with the change, published after commit,
+# published again by the sweep when the broker lost it or its worker died.
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300, minimum=1)
+OUTBOX_PUBLISH_GRACE_SECONDS = env_int("OUTBOX_PUBLISH_GRACE_SECONDS", 30, minimum=0)
+OUTBOX_MAX_INTERRUPTIONS = env_int("OUTBOX_MAX_INTERRUPTIONS", 3, minimum=1)
+CELERY_BEAT_SCHEDULE["outbox-sweep"] = {
+    "task": "core.tasks.sweep_outbox",
+    "schedule": timedelta(seconds=env_int("OUTBOX_SWEEP_SECONDS", 30, minimum=1)),
+}
+# Only the beat holding the lease sends periodic tasks, so a second beat started by mistake doubles nothing.
+CELERY_BEAT_SCHEDULER = "core.beat:LeaderScheduler"
+BEAT_LEASE_SECONDS = env_int("BEAT_LEASE_SECONDS", 30, minimum=2)
 CELERY_TIMEZONE = "UTC"
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
