@@ -27,6 +27,8 @@ message, routing only assigns the unassigned.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import socket
 import threading
@@ -93,6 +95,10 @@ def publish(entry_id: int, task_name: str, args: Sequence[Any]) -> bool:
     """Hand an entry to the broker; False (logged) if the broker cannot take it now."""
     app = current_app
     task = app.tasks.get(task_name)
+    if task is None:  # its module not imported in this process yet (task names are module paths)
+        with contextlib.suppress(ImportError):
+            importlib.import_module(task_name.rpartition(".")[0])
+        task = app.tasks.get(task_name)
     try:
         if task is not None:
             task.apply_async(args=list(args), headers={HEADER: entry_id}, retry=False)
@@ -125,11 +131,7 @@ def claim(entry_id: int, *, now: datetime | None = None) -> int | None:
         interrupted += 1
     current = Q(pk=entry.pk, state=entry.state, attempts=entry.attempts)
     if interrupted >= settings.OUTBOX_MAX_INTERRUPTIONS:
-        error = f"dead-lettered: {interrupted} run(s) never finished (the worker was killed or stopped)"
-        if OutboxEntry.objects.filter(current).update(
-            state=OutboxState.DEAD, interrupted=interrupted, finished_at=now, last_error=error
-        ):
-            logger.error("outbox entry %s (%s%r) %s", entry.pk, entry.task_name, tuple(entry.args), error)
+        _dead_letter(entry, current, interrupted, now)
         return None
     attempt = entry.attempts + 1
     taken = OutboxEntry.objects.filter(current).update(
@@ -139,6 +141,14 @@ def claim(entry_id: int, *, now: datetime | None = None) -> int | None:
         available_at=now + timedelta(seconds=entry.lease_seconds),
     )
     return attempt if taken == 1 else None
+
+
+def _dead_letter(entry: OutboxEntry, current: Q, interrupted: int, now: datetime) -> None:
+    error = f"dead-lettered: {interrupted} run(s) never finished (the worker was killed or stopped)"
+    if OutboxEntry.objects.filter(current).update(
+        state=OutboxState.DEAD, interrupted=interrupted, finished_at=now, last_error=error
+    ):
+        logger.error("outbox entry %s (%s%r) %s", entry.pk, entry.task_name, tuple(entry.args), error)
 
 
 def _record(entry_id: int, attempt: int, **fields: Any) -> bool:
@@ -232,7 +242,8 @@ def sweep(*, now: datetime | None = None) -> int:
     """Publish again every entry the broker lost or whose worker died; returns how many were published.
 
     Each entry is taken with a conditional update of its ``available_at`` (pushed a grace period
-    ahead), so two sweeps running at once publish it once; a publish that fails puts it back.
+    ahead), so two sweeps running at once publish it once; a publish that fails puts it back. A
+    run found past its lease is counted as interrupted (and dead-lettered after too many).
     Runs themselves are claimed by the worker, so a message published twice still runs once.
     """
     now = now or timezone.now()
@@ -242,16 +253,26 @@ def sweep(*, now: datetime | None = None) -> int:
     for entry in due_entries(now=now):
         if broker_down:
             break
-        taken = OutboxEntry.objects.filter(
-            pk=entry.pk, state=entry.state, attempts=entry.attempts, available_at=entry.available_at
-        ).update(available_at=now + grace)
+        current = Q(pk=entry.pk, state=entry.state, attempts=entry.attempts, available_at=entry.available_at)
+        if entry.state == OutboxState.RUNNING:  # past its lease: the run's worker died
+            interrupted = entry.interrupted + 1
+            if interrupted >= settings.OUTBOX_MAX_INTERRUPTIONS:
+                _dead_letter(entry, current, interrupted, now)
+                continue
+            taken = OutboxEntry.objects.filter(current).update(
+                state=OutboxState.PENDING, interrupted=interrupted, available_at=now + grace
+            )
+        else:
+            taken = OutboxEntry.objects.filter(current).update(available_at=now + grace)
         if not taken:
             continue
         if publish(entry.pk, entry.task_name, entry.args):
             published += 1
         else:
-            broker_down = True  # no point trying the rest now; put this one back as it was
-            OutboxEntry.objects.filter(pk=entry.pk, available_at=now + grace).update(available_at=entry.available_at)
+            broker_down = True  # no point trying the rest now: the next sweep tries again
+            OutboxEntry.objects.filter(pk=entry.pk, state=OutboxState.PENDING, available_at=now + grace).update(
+                available_at=now
+            )
     OutboxEntry.objects.filter(
         state__in=(OutboxState.DONE, OutboxState.FAILED), finished_at__lt=now - KEEP_FINISHED
     ).delete()
