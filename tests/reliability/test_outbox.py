@@ -114,12 +114,12 @@ def test_a_task_that_keeps_killing_its_worker_is_dead_lettered(settings: Any, ca
 
 
 def test_a_task_that_raises_is_recorded_failed() -> None:
-    entry = f.OutboxEntryFactory(args=["one", "too many"])
-    with pytest.raises(TypeError):  # eager runs propagate; a worker logs it
+    entry = f.OutboxEntryFactory(task_name="conversations.tasks.send_outbound_message", args=["not-an-id"])
+    with pytest.raises(ValueError):  # eager runs propagate; a worker logs it
         outbox.publish(entry.pk, entry.task_name, entry.args)
     entry.refresh_from_db()
     assert entry.state == OutboxState.FAILED
-    assert entry.last_error.startswith("TypeError:")
+    assert entry.last_error.startswith("ValueError:")
 
 
 def test_a_task_for_a_row_that_is_gone_finishes_quietly() -> None:
