@@ -241,6 +241,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Error reports hide credentials inside URLs too (DATABASE_URL, REDIS_URL, the broker, the caches).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.reporting.ExceptionReporterFilter"
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_HOST = env_str("EMAIL_HOST", "")
