@@ -132,7 +132,9 @@ def test_failed_twilio_and_imap_logins_log_no_secret(
     with caplog.at_level(logging.DEBUG), running_fake_twilio() as fake:
         fake.auth_token = "the-real-token-is-different"
         settings.TWILIO_API_BASE_URL = fake.base_url
-        conversation = secrets_everywhere["conversation"]
+        conversation = services.message_receive_inbound(
+            inbox=secrets_everywhere["sms_inbox"], identity_kind="phone", identity_value="+14155550199", body="hi"
+        ).message.conversation
         reply = services.message_send_reply(conversation=conversation, author=supervisor, body="Hello")
         from conversations.tasks import send_outbound_message
 
