@@ -199,7 +199,7 @@ class Stack:
         )
 
     def logs(self) -> str:
-        return "\n".join(f"--- {c.process.args[:4]!r} ---\n{c.output()[-6000:]}" for c in self.children)
+        return "\n".join(f"--- {c.process.args!r} ---\n{c.output()[-6000:]}" for c in self.children)
 
     def stop_all(self) -> None:
         for child in self.children:

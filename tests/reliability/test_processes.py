@@ -171,7 +171,7 @@ def test_a_task_that_always_kills_its_worker_is_dead_lettered_and_other_work_flo
     stack.worker("--include", "tests.reliability.crash_tasks", concurrency=2)
     stack.beat()
     poison = f.OutboxEntryFactory(task_name="tests.reliability.crash_tasks.kill_own_worker", args=[], lease_seconds=4)
-    healthy = []
+    healthy: list[Any] = []
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         poison.refresh_from_db()

@@ -146,7 +146,12 @@ def test_no_script_runs_when_a_browser_opens_the_back_office_pages(
             context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
             page = context.new_page()
             dialogs: list[str] = []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+            def on_dialog(dialog: Any) -> None:
+                dialogs.append(dialog.message)
+                dialog.dismiss()
+
+            page.on("dialog", on_dialog)
             for path in pages:
                 response = page.goto(live_server.url + path)
                 assert response is not None and response.status == 200, path
