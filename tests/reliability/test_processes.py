@@ -7,9 +7,15 @@ database and a private Redis, sends real signed Twilio webhooks, breaks somethin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +29,7 @@ from django.db import connection
 from conversations.models import Direction, Message
 from core.models import OutboxEntry, OutboxState, WorkerHeartbeat
 from tests import factories as f
+from tests.core.test_run_modes import ROOT
 from tests.fakes.twilio_server import PUBLIC_BASE_URL as SIGNED_BASE
 from tests.fakes.twilio_server import FakeTwilio, running_fake_twilio, sign, sms_payload
 from tests.reliability.procs import Stack, running_stack, wait_for
@@ -227,3 +234,150 @@ def test_two_beats_send_each_periodic_task_once_per_interval_and_one_takes_over(
         children=(other,),
     )
     assert "holds the lease" in other.output()
+
+
+# --- 5. PostgreSQL restarted in the middle of a burst of webhooks ----------------------------------------------
+
+
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), Path("/usr/bin"))
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster on a free port: restarting it disturbs nobody else.
+
+    PostgreSQL refuses to run as root: as root (CI containers), its files belong to the ``postgres``
+    user and its commands run as that user.
+    """
+
+    def __init__(self) -> None:
+        from tests.core.test_run_modes import free_port
+
+        self.root = Path(tempfile.mkdtemp(prefix="inbox-pg-"))
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            shutil.chown(self.root, user="postgres", group="postgres")
+        self.dir = self.root / "data"
+        self.port = free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/inbox"
+        self.run(str(PG_BIN / "initdb"), "-D", str(self.dir), "-U", "postgres", "--auth=trust", "--no-sync")
+
+    def run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if self.as_root else []
+        result = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"{command[0]} failed: {result.stdout}{result.stderr}"
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def ctl(self, *args: str) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.root / "pg.log")
+        self.run(str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-o", options, "-l", log, "-w", "-t", "60", *args)
+
+    def connect(self, dbname: str = "inbox") -> psycopg.Connection[Any]:
+        return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=dbname, autocommit=True)
+
+
+def _twilio_retries(base: str, token: str, payload: dict[str, str], deadline: float) -> int:
+    """Post like Twilio does: again after a failure or a 5xx, until a 2xx; returns the number of tries."""
+    path = f"/channels/twilio/{token}/messages/"
+    tries = 0
+    while time.monotonic() < deadline:
+        tries += 1
+        try:
+            response = requests.post(
+                base + path,
+                data=payload,
+                headers={"X-Twilio-Signature": sign(SIGNED_BASE + path, payload)},
+                timeout=10,
+            )
+            if response.status_code < 300:
+                return tries
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{payload['MessageSid']} never accepted after {tries} tries")
+
+
+def test_postgres_restart_mid_burst_keeps_each_message_sid_once_and_everyone_reconnects(
+    tmp_path: Path, fake_twilio: FakeTwilio
+) -> None:
+    pg = PrivatePostgres()
+    pg.ctl("start")
+    try:
+        with pg.connect("postgres") as admin:
+            admin.execute("CREATE DATABASE inbox")
+        with running_stack(tmp_path, DATABASE_URL=pg.url, TWILIO_API_BASE_URL=fake_twilio.base_url) as stack:
+            env = stack.env
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--noinput"],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+            made = subprocess.run(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "shell",
+                    "-c",
+                    "from tests import factories as f; "
+                    "print(f.InboxFactory(kind='sms', assistant_enabled=False).webhook_token)",
+                ],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            token = made.stdout.strip().splitlines()[-1]
+            _web, base = stack.web()
+            stack.worker()
+            stack.beat()
+
+            payloads = [sms_payload(sender=f"+1415666{i:04d}", body=f"burst {i}") for i in range(30)]
+            deadline = time.monotonic() + 150
+            tries: list[int] = []
+            sent = threading.Semaphore(0)
+
+            def deliver(batch: list[dict[str, str]]) -> None:
+                for payload in batch:
+                    tries.append(_twilio_retries(base, token, payload, deadline))
+                    sent.release()
+                    time.sleep(0.1)
+
+            # Three senders, as Twilio delivers concurrently; the server restarts while they are at it.
+            senders = [threading.Thread(target=deliver, args=(payloads[i::3],)) for i in range(3)]
+            for sender in senders:
+                sender.start()
+            for _ in range(6):
+                assert sent.acquire(timeout=60)
+            pg.ctl("restart", "-m", "fast")  # every connection of web, worker and beat is cut
+            for sender in senders:
+                sender.join(timeout=160)
+            assert len(tries) == len(payloads)
+            for payload in payloads[:5]:  # Twilio also replays some that did get through
+                _twilio_retries(base, token, payload, deadline)
+            print(f"tries per webhook: {tries}")
+
+            with pg.connect() as db:
+                rows = db.execute(
+                    "SELECT channel_message_id, count(*) FROM conversations_message "
+                    "WHERE channel_message_id LIKE 'SM%%' GROUP BY channel_message_id"
+                ).fetchall()
+            assert dict(rows) == {p["MessageSid"]: 1 for p in payloads}
+
+            # The worker reconnected by itself: routing of every new conversation ran.
+            def routed() -> bool:
+                with pg.connect() as db:
+                    states = db.execute("SELECT state, count(*) FROM core_outboxentry GROUP BY state").fetchall()
+                return dict(states) == {"done": len(payloads)}
+
+            wait_for("every conversation's routing to run", routed, timeout=90, children=tuple(stack.children))
+    finally:
+        with contextlib.suppress(Exception):
+            pg.ctl("stop", "-m", "immediate")
+        pg.remove()
