@@ -49,6 +49,7 @@ from conversations.models import (
 from conversations.payloads import contact_payload, conversation_payload, message_payload
 from conversations.realtime import inbox_group, send_event_on_commit, visitor_group
 from conversations.selectors import is_supervisor
+from core import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -515,8 +516,7 @@ def _receive(
         if created:
             _route_on_commit(conversation.pk, message_id=message.pk)
         if inbox.assistant_enabled and settings.ASSISTANT_AUTORUN:
-            message_id = message.pk
-            transaction.on_commit(lambda: _enqueue_assistant(message_id))
+            _enqueue_assistant(message.pk)
     return InboundResult(message, created=True)
 
 
@@ -544,9 +544,10 @@ def _capacity_freed(agent_id: int | None) -> None:
 
 
 def _enqueue_assistant(message_id: int) -> None:
-    from routing.tasks import process_inbound_message
+    """The assistant's turn on a customer message, promised in the current transaction (core/outbox.py)."""
+    from routing.tasks import enqueue_assistant
 
-    process_inbound_message.delay(message_id)
+    enqueue_assistant(message_id)
 
 
 # --- Replies and notes ------------------------------------------------------------------------
@@ -579,10 +580,8 @@ def _new_outbound(
 
 
 def _enqueue_send(message: Message) -> None:
-    from conversations.tasks import send_outbound_message
-
-    message_id = message.pk
-    transaction.on_commit(lambda: send_outbound_message.delay(message_id))
+    # Written with the message (core/outbox.py): sent after commit, or by the sweep if the broker was down.
+    outbox.enqueue("conversations.tasks.send_outbound_message", message.pk, key=f"send:{message.pk}")
 
 
 def message_send_reply(

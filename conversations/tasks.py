@@ -12,6 +12,11 @@ from conversations.services import message_update_delivery_status
 
 logger = logging.getLogger(__name__)
 
+INTERRUPTED_SEND = (
+    "The worker stopped while handing this reply to the channel, so it may or may not have reached the "
+    "customer. It was not sent again; check with the customer or send it again."
+)
+
 
 @shared_task(bind=True, name="conversations.tasks.send_outbound_message", max_retries=6, acks_late=True)
 def send_outbound_message(self, message_id: int) -> None:  # type: ignore[no-untyped-def]
@@ -21,6 +26,17 @@ def send_outbound_message(self, message_id: int) -> None:  # type: ignore[no-unt
     )
     if message is None or message.delivery_status != DeliveryStatus.QUEUED:
         return  # gone, or already sent by an earlier run of this task
+    # Claim the send before calling the channel: a queued message with ``sent_at`` set is being
+    # handed over. A run that finds it claimed knows an earlier run stopped in the middle (runs of one
+    # send are serialized by its outbox lease); whether that one reached the channel is unknown, so
+    # it is never sent again (at most one copy to the customer) but marked failed for an agent to see.
+    claimed = Message.objects.filter(pk=message.pk, delivery_status=DeliveryStatus.QUEUED, sent_at=None).update(
+        sent_at=timezone.now()
+    )
+    if not claimed:
+        logger.warning("message %s: an earlier send stopped while handing it to the channel", message_id)
+        message_update_delivery_status(message=message, status=DeliveryStatus.FAILED, error=INTERRUPTED_SEND)
+        return
     try:
         result = transport_for(message.conversation.inbox.kind)(message)
     except TransportError as exc:
@@ -28,6 +44,8 @@ def send_outbound_message(self, message_id: int) -> None:  # type: ignore[no-unt
             logger.warning("message %s failed: %s", message_id, exc.reason)
             message_update_delivery_status(message=message, status=DeliveryStatus.FAILED, error=exc.reason)
             return
+        # Not sent (the channel said so): free the claim for the retry.
+        Message.objects.filter(pk=message.pk, delivery_status=DeliveryStatus.QUEUED).update(sent_at=None)
         raise self.retry(countdown=min(2**self.request.retries * 5, 600)) from exc
     message_update_delivery_status(message=message, status=result.status, channel_message_id=result.channel_message_id)
 

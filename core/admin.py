@@ -17,7 +17,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils import timezone
 
-from core.models import ApiToken, WorkerHeartbeat
+from core.models import ApiToken, BeatLease, OutboxEntry, WorkerHeartbeat
 from core.paginator import EstimatedCountPaginator
 
 
@@ -74,7 +74,7 @@ MODEL_ORDER: dict[str, tuple[str, ...]] = {
     ),
     "routing": ("RoutingRule", "KnowledgeArticle"),
     "auth": ("User", "Group"),
-    "core": ("WorkerHeartbeat", "ApiToken"),
+    "core": ("WorkerHeartbeat", "OutboxEntry", "BeatLease", "ApiToken"),
 }
 
 
@@ -108,3 +108,31 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: Any) -> None:
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {count} token(s).")
+
+
+@admin.register(OutboxEntry)
+class OutboxEntryAdmin(LargeTableAdmin, ReadOnlyAdmin):
+    """Follow-up work waiting, running, finished or dead-lettered (core/outbox.py): for looking, not typing."""
+
+    list_display = ("pk", "task_name", "state", "attempts", "interrupted", "created_at", "available_at", "finished_at")
+    list_filter = ("state", "task_name")
+    search_fields = ("task_name", "dedup_key")
+    fields = (
+        "task_name",
+        "args",
+        "dedup_key",
+        "state",
+        "attempts",
+        "interrupted",
+        "lease_seconds",
+        "created_at",
+        "available_at",
+        "finished_at",
+        "last_error",
+    )
+
+
+@admin.register(BeatLease)
+class BeatLeaseAdmin(ReadOnlyAdmin):
+    list_display = ("name", "holder", "expires_at")
+    fields = ("name", "holder", "expires_at")

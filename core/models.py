@@ -67,3 +67,58 @@ class ApiToken(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class OutboxState(models.TextChoices):
+    PENDING = "pending", "Pending"  # written; published or about to be
+    RUNNING = "running", "Running"  # a worker started it; its lease says until when
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"  # the task raised (its own retry policy gave up)
+    DEAD = "dead", "Dead"  # kept killing its worker: dead-lettered, never run again
+
+
+class OutboxEntry(models.Model):
+    """Follow-up work, written in the transaction of the change that asks for it (see core/outbox.py)."""
+
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list, blank=True)
+    dedup_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    state = models.CharField(max_length=10, choices=OutboxState.choices, default=OutboxState.PENDING)
+    attempts = models.PositiveIntegerField(default=0, help_text="Runs started.")
+    interrupted = models.PositiveIntegerField(default=0, help_text="Runs that never finished (worker killed).")
+    lease_seconds = models.PositiveIntegerField(default=300)
+    available_at = models.DateTimeField(
+        default=timezone.now, help_text="When the sweep may publish it (again): a run's lease ends here."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "outbox entry"
+        verbose_name_plural = "outbox"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["available_at"],
+                name="outbox_open_idx",
+                condition=models.Q(state__in=["pending", "running"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name}{tuple(self.args)!r} ({self.state})"
+
+
+class BeatLease(models.Model):
+    """Which beat process may send periodic tasks: one holder at a time, renewed while it lives (core/beat.py)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    holder = models.CharField(max_length=200)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "beat lease"
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.holder} until {self.expires_at:%H:%M:%S}"

@@ -43,3 +43,11 @@ def worker_ping(name: str, user_id: int) -> None:
         {"type": WORKER_PONG, "name": name, "hostname": socket.gethostname()},
         groups=[user_group(user_id)],
     )
+
+
+@shared_task(name="core.tasks.sweep_outbox", ignore_result=True)
+def sweep_outbox() -> int:
+    """Beat: publish again the outbox entries the broker lost or whose worker died (core/outbox.py)."""
+    from core import outbox
+
+    return outbox.sweep()

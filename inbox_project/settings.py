@@ -84,6 +84,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -191,6 +192,18 @@ CELERY_BEAT_SCHEDULE["email-poll-mailboxes"] = {
     "schedule": timedelta(seconds=env_int("EMAIL_POLL_BEAT_SECONDS", 30, minimum=5)),
 }
 CELERY_TASK_ROUTES["channels_app.email.tasks.poll_mailbox"] = {"queue": "inbound"}
+# The task outbox (core/outbox.py): follow-up work written with the change, published after commit,
+# published again by the sweep when the broker lost it or its worker died.
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300, minimum=1)
+OUTBOX_PUBLISH_GRACE_SECONDS = env_int("OUTBOX_PUBLISH_GRACE_SECONDS", 30, minimum=0)
+OUTBOX_MAX_INTERRUPTIONS = env_int("OUTBOX_MAX_INTERRUPTIONS", 3, minimum=1)
+CELERY_BEAT_SCHEDULE["outbox-sweep"] = {
+    "task": "core.tasks.sweep_outbox",
+    "schedule": timedelta(seconds=env_int("OUTBOX_SWEEP_SECONDS", 30, minimum=1)),
+}
+# Only the beat holding the lease sends periodic tasks, so a second beat started by mistake doubles nothing.
+CELERY_BEAT_SCHEDULER = "core.beat:LeaderScheduler"
+BEAT_LEASE_SECONDS = env_int("BEAT_LEASE_SECONDS", 30, minimum=2)
 CELERY_TIMEZONE = "UTC"
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
@@ -225,6 +238,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_ATTACHMENT_BYTES + 1024 * 1024
 
 # --- Security -------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies we run in front of the web servers, each appending to X-Forwarded-For
+# (core/middleware.py); 0: the header is ignored and the connecting address is the client.
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0, minimum=0)
 _HTTPS = PUBLIC_BASE_URL.startswith("https://")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS and not DEBUG)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _HTTPS or not (DEBUG or EMBEDDED))
@@ -236,6 +252,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Error reports hide credentials inside URLs too (DATABASE_URL, REDIS_URL, the broker, the caches).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.reporting.ExceptionReporterFilter"
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_HOST = env_str("EMAIL_HOST", "")

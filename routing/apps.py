@@ -12,6 +12,6 @@ class RoutingConfig(AppConfig):
 
 def _route_after_handoff(conversation_id: int) -> None:
     """The assistant handed off (already committed): rules and assignment run in the background."""
-    from routing.routing_tasks import route_conversation_task
+    from core import outbox
 
-    route_conversation_task.delay(conversation_id, "handoff", None)
+    outbox.enqueue("routing.routing_tasks.route_conversation", conversation_id, "handoff", None)

@@ -45,6 +45,7 @@ from conversations.services import (
     conversation_set_priority,
     conversation_set_tags,
 )
+from core import outbox
 from routing import assignment, engine
 from routing.models import RoutingRule
 
@@ -337,13 +338,16 @@ def reassign_unanswered() -> int:
 
 def route_on_commit(conversation_id: int, *, trigger: str, message_id: int | None = None) -> None:
     """Route the conversation once the current transaction commits (from creation and handoff)."""
-    from routing.routing_tasks import route_conversation_task
-
-    transaction.on_commit(lambda: route_conversation_task.delay(conversation_id, trigger, message_id))
+    # An outbox row, written in the caller's transaction: kept even if the broker is down at commit.
+    outbox.enqueue(
+        "routing.routing_tasks.route_conversation",
+        conversation_id,
+        trigger,
+        message_id,
+        key=f"route:{conversation_id}:{trigger}:{message_id or ''}" if trigger == "created" else None,
+    )
 
 
 def capacity_freed_on_commit(agent_id: int) -> None:
     """Drain the agent's team queues once the current transaction commits."""
-    from routing.routing_tasks import capacity_freed_task
-
-    transaction.on_commit(lambda: capacity_freed_task.delay(agent_id))
+    outbox.enqueue("routing.routing_tasks.capacity_freed", agent_id)

@@ -152,6 +152,25 @@ def assistant_claim(*, message: Message) -> bool:
     return True
 
 
+def assistant_claim_wait(*, message: Message) -> float | None:
+    """Seconds until another run's live claim on ``message`` runs out; None when nobody holds one.
+
+    A run refused because of such a claim must not end there: the claim may belong to a run whose
+    worker was killed, and then nobody else would ever answer the message.
+    """
+    state = _state(Conversation.objects.only("assistant_state").get(pk=message.conversation_id))
+    if int(state.get("answered_up_to") or 0) >= message.pk:
+        return None
+    claim = state.get("claim") if isinstance(state.get("claim"), dict) else None
+    if not claim or int(claim.get("message_id") or 0) != message.pk:
+        return None
+    claimed_at = parse_datetime(str(claim.get("at", "")))
+    if claimed_at is None:
+        return None
+    left = (claimed_at + _claim_lease() - timezone.now()).total_seconds()
+    return left if left > 0 else None
+
+
 # --- Replies, drafts and handoffs ---------------------------------------------------------------
 
 

@@ -8,13 +8,20 @@ from celery import shared_task
 from django.db import OperationalError
 
 from conversations.models import Message
+from core import outbox
 from routing import routing_tasks as routing_tasks
-from routing.services import assistant_process_message
+from routing.services import assistant_claim_wait, assistant_process_message
 
 logger = logging.getLogger(__name__)
 
 
+def enqueue_assistant(message_id: int) -> None:
+    """Promise the assistant's turn on a customer message in the current transaction (one per message)."""
+    outbox.enqueue("routing.tasks.process_inbound_message", message_id, key=f"assistant:{message_id}")
+
+
 @shared_task(
+    bind=True,
     name="routing.tasks.process_inbound_message",
     acks_late=True,
     ignore_result=True,
@@ -22,7 +29,7 @@ logger = logging.getLogger(__name__)
     retry_backoff=2,
     max_retries=3,
 )
-def process_inbound_message(message_id: int) -> str:
+def process_inbound_message(self, message_id: int) -> str:  # type: ignore[no-untyped-def]
     """Run the assistant for a customer's message (enqueued on commit by the inbound service).
 
     A retry or a duplicate delivery is harmless: the message is claimed before the backend is
@@ -33,5 +40,9 @@ def process_inbound_message(message_id: int) -> str:
     if message is None:
         return "skipped:gone"
     outcome = assistant_process_message(message=message)
+    if outcome == "skipped:claimed":
+        wait = assistant_claim_wait(message=message)
+        if wait is not None:  # held by a run that may be dead: look again when its claim runs out
+            raise self.retry(countdown=wait + 1, max_retries=self.max_retries + self.request.retries + 1)
     logger.info("assistant on message %s: %s", message_id, outcome)
     return outcome

@@ -13,7 +13,7 @@ from django.utils import timezone
 from analytics.models import CSATResponse
 from channels_app.email.models import MailboxState
 from conversations import models as m
-from core.models import ApiToken, WorkerHeartbeat, hash_token_key
+from core.models import ApiToken, BeatLease, OutboxEntry, WorkerHeartbeat, hash_token_key
 from routing.models import AgentRotation, KnowledgeArticle, RoutingRule
 
 User = get_user_model()
@@ -293,3 +293,20 @@ class AgentRotationFactory(factory.django.DjangoModelFactory):
 
     team = factory.SubFactory(TeamFactory)
     agent = factory.SubFactory(AgentFactory)
+
+
+class OutboxEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OutboxEntry
+
+    task_name = "core.tasks.record_heartbeat"
+    args = factory.LazyFunction(lambda: ["worker"])
+
+
+class BeatLeaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BeatLease
+
+    name = factory.Sequence(lambda n: f"lease-{n}")
+    holder = "beat@host:1"
+    expires_at = factory.LazyFunction(timezone.now)

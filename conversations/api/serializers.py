@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
@@ -318,7 +319,8 @@ class AttachmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_url(self, attachment: Attachment) -> str:
-        return attachment.file.url
+        # Never the file's own /media/ path: downloads go through the API's authorization check.
+        return reverse("attachment-download", args=[attachment.pk])
 
 
 class MessageSerializer(serializers.ModelSerializer):

@@ -6,6 +6,7 @@ from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
 from conversations.api import exports, views, webhooks
+from conversations.api.attachments import AttachmentDownloadView
 
 router = DefaultRouter()
 router.register("conversations", views.ConversationViewSet, basename="conversation")
@@ -31,6 +32,7 @@ messages = views.MessageViewSet.as_view({"get": "list", "post": "create"})
 urlpatterns = [
     path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),
     path("realtime/ticket/", views.RealtimeTicketView.as_view(), name="realtime-ticket"),
+    path("attachments/<int:pk>/download/", AttachmentDownloadView.as_view(), name="attachment-download"),
     path("conversations/<str:conversation_pk>/messages/", messages, name="conversation-messages"),
     # Before the router: its conversation detail route would take "export.csv" as an id.
     path("conversations/export.csv", exports.ConversationListExportView.as_view(), name="conversation-list-export"),

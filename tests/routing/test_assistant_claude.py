@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from celery.exceptions import Retry
 from django.utils import timezone
 
 from conversations.models import EventKind, Handler
@@ -140,7 +141,11 @@ def test_a_live_claim_blocks_a_second_run_and_a_stale_one_does_not(inbox, kb, cl
     message = customer_writes(inbox, "when do payouts arrive?")
     assert assistant.assistant_claim(message=message) is True
     # A second worker (a redelivered task) while the first is still calling Claude:
-    assert assistant_turn(message) == "skipped:claimed"
+    assert assistant.assistant_process_message(message=message) == "skipped:claimed"
+    # ... and the task does not end there (the first may be dead): it looks again when the claim runs out.
+    with pytest.raises(Retry) as retry:
+        assistant_turn(message)
+    assert retry.value.when > 60
     assert claude.message_requests == []
     # The first worker died: once its lease is over, the message is answered after all, once.
     conversation = message.conversation
