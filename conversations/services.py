@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from analytics import recorder as analytics_recorder
 from conversations import identities, webhooks
 from conversations.models import (
     DELIVERY_RANK,
@@ -87,7 +88,7 @@ def _record(
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> ConversationEvent:
-    return ConversationEvent.objects.create(
+    event = ConversationEvent.objects.create(
         conversation=conversation,
         kind=kind,
         actor=actor,
@@ -96,6 +97,8 @@ def _record(
         data=data or {},
         created_at=at or timezone.now(),
     )
+    analytics_recorder.record_event(event)  # metric facts, in the same transaction
+    return event
 
 
 def _lock(conversation: Conversation) -> Conversation:
