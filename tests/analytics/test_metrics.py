@@ -2,85 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
-import time_machine
 
 from analytics import recorder, selectors
 from analytics.models import DailyRollup, FactKind, MetricFact
 from conversations import services
-from conversations.models import ConversationEvent, EventKind, SenderKind, Status
+from conversations.models import ConversationEvent, EventKind, SenderKind
 from routing import services as assistant_services
 from tests import factories as f
+from tests.analytics.helpers import at, customer, reply, resolve
 
 pytestmark = pytest.mark.django_db
-
-
-@contextmanager
-def at(when: str) -> Iterator[None]:
-    with time_machine.travel(datetime.fromisoformat(when).replace(tzinfo=UTC), tick=False):
-        yield
-
-
-def customer(inbox: Any, text: str, *, phone: str = "+15551230001") -> Any:
-    return services.message_receive_inbound(inbox=inbox, identity_kind="phone", identity_value=phone, body=text).message
-
-
-def reply(conversation: Any, agent: Any, text: str = "On it.") -> Any:
-    return services.message_send_reply(conversation=conversation, author=agent, body=text)
-
-
-def resolve(conversation: Any, agent: Any) -> Any:
-    return services.conversation_set_status(conversation=conversation, status=Status.RESOLVED, actor=agent)
 
 
 def report(start: str, end: str, **dims: Any) -> dict[str, Any]:
     recorder.refresh()
     filters = selectors.Filters(start=date.fromisoformat(start), end=date.fromisoformat(end), **dims)
     return selectors.metric_values(selectors.totals(filters))
-
-
-@pytest.fixture
-def human_inbox(agent: Any, teammate: Any, team: Any) -> Any:
-    return f.InboxFactory(
-        name="SMS line", kind="sms", members=[agent, teammate], default_team=team, assistant_enabled=False
-    )
-
-
-@pytest.fixture
-def assistant_inbox(agent: Any, teammate: Any, team: Any) -> Any:
-    return f.InboxFactory(
-        name="WhatsApp", kind="whatsapp", members=[agent, teammate], default_team=team, assistant_enabled=True
-    )
-
-
-@pytest.fixture
-def reopened_conversation(human_inbox: Any, agent: Any, teammate: Any) -> Any:
-    """Monday: asked, answered in 10 min, asked twice more, answered 30 min after the first, resolved.
-    Tuesday: the customer comes back, Bob answers in 20 min and resolves an hour after the reopening."""
-    with at("2026-03-02T09:00:00"):
-        conversation = customer(human_inbox, "My card reader will not pair.").conversation
-    with at("2026-03-02T09:10:00"):
-        reply(conversation, agent)
-    with at("2026-03-02T09:30:00"):
-        customer(human_inbox, "Still nothing.")
-    with at("2026-03-02T09:31:00"):
-        customer(human_inbox, "Hello?")
-    with at("2026-03-02T10:00:00"):
-        reply(conversation, agent, "Try holding the button for ten seconds.")
-    with at("2026-03-02T10:30:00"):
-        resolve(conversation, agent)
-    with at("2026-03-03T08:00:00"):
-        customer(human_inbox, "It stopped pairing again.")
-    with at("2026-03-03T08:20:00"):
-        reply(conversation, teammate)
-    with at("2026-03-03T09:00:00"):
-        resolve(conversation, teammate)
-    return conversation
 
 
 def test_human_first_conversation_with_a_reopening(reopened_conversation: Any, agent: Any, teammate: Any) -> None:
