@@ -38,6 +38,19 @@ def _nice_ceiling(value: float) -> float:
     return float(10 ** (exponent + 1))
 
 
+# Tops for a duration axis whose four steps are round: 15 s, 5 min, 15 min, 1 h, 3 h, 6 h, ...
+_DURATION_TOPS = [
+    s * m
+    for m, steps in ((1, (20, 40, 60)), (60, (2, 4, 8, 20, 40, 60)), (3600, (2, 4, 8, 12, 24, 48, 96, 192, 384)))
+    for s in steps
+]
+
+
+def nice_duration(value: float) -> float:
+    """A top for a duration axis (in seconds) at or above ``value`` that divides into round quarters."""
+    return float(next((top for top in _DURATION_TOPS if top >= value), _nice_ceiling(value)))
+
+
 def _x_labels(days: Sequence[date]) -> list[tuple[int, str]]:
     if not days:
         return []
@@ -77,12 +90,18 @@ def _colored(series: Sequence[Series]) -> list[Series]:
 
 
 def line_chart(
-    title: str, days: Sequence[date], series: Sequence[Series], *, fmt: Callable[[float], str], top: float | None = None
+    title: str,
+    days: Sequence[date],
+    series: Sequence[Series],
+    *,
+    fmt: Callable[[float], str],
+    top: float | None = None,
+    nice: Callable[[float], float] = _nice_ceiling,
 ) -> SafeString:
     """Lines over days; a missing value (no data that day) breaks the line."""
     series = _colored(series)
     highest = max((v for s in series for v in s.values if v is not None), default=0.0)
-    top = top if top is not None else _nice_ceiling(highest)
+    top = top if top is not None else nice(highest)
     plot_h, step = HEIGHT - TOP - BOTTOM, (WIDTH - LEFT - RIGHT) / max(1, len(days))
     parts = _frame(days, top, fmt)
     for s in series:

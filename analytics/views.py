@@ -62,6 +62,7 @@ def _charts(filters: selectors.Filters, days: list[dict[str, Any]]) -> list[Any]
                 Series("Next response", values("next_response_time")),
             ],
             fmt=charts.duration,
+            nice=charts.nice_duration,
         ),
         charts.line_chart(
             "Resolution time (hours)", dates, [Series("Resolution", hours, "#d97706")], fmt=charts.number
