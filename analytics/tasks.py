@@ -11,3 +11,11 @@ from analytics import recorder
 def refresh_rollups() -> int:
     """Replay the conversations touched since the last run and recompute their days (idempotent)."""
     return recorder.refresh()
+
+
+@shared_task(name="analytics.tasks.send_csat_survey", acks_late=True)
+def send_csat_survey(resolution_event_id: int) -> None:
+    """Ask for a rating after a resolution (once: the survey is keyed on the resolution)."""
+    from analytics.csat import survey_send
+
+    survey_send(resolution_event_id=resolution_event_id)

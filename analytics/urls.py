@@ -10,4 +10,5 @@ app_name = "analytics"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("csat/<str:token>/", views.csat_page, name="csat"),
 ]

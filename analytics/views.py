@@ -136,3 +136,30 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "exports": [("day", "Per day"), ("agent", "Per agent"), ("channel", "Per channel"), ("team", "Per team")],
     }
     return render(request, "analytics/dashboard.html", context, status=400 if error else 200)
+
+
+def csat_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The page a survey email links to: a 1-5 rating and an optional comment, no login (the link is signed)."""
+    from analytics import csat
+    from conversations.services import ServiceError
+
+    survey = csat.survey_from_link(token)
+    context: dict[str, Any] = {"company_name": settings.COMPANY_NAME, "survey": survey, "ratings": range(1, 6)}
+    if survey is None:
+        context["error"] = "This link is not valid or has expired."
+        return render(request, "analytics/csat.html", context, status=404)
+    if survey.answered_at is not None:
+        return render(request, "analytics/csat.html", {**context, "done": True})
+    if request.method == "POST":
+        try:
+            csat.survey_answer(
+                survey=survey,
+                rating=request.POST.get("rating", ""),
+                comment=request.POST.get("comment", ""),
+                via="email",
+            )
+        except ServiceError as exc:
+            context.update(error=" ".join(exc.messages), comment=request.POST.get("comment", ""))
+            return render(request, "analytics/csat.html", context, status=400)
+        return render(request, "analytics/csat.html", {**context, "done": True})
+    return render(request, "analytics/csat.html", context)

@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from analytics import csat as analytics_csat
 from analytics import recorder as analytics_recorder
 from conversations import identities, webhooks
 from conversations.models import (
@@ -154,9 +155,11 @@ def _set_status(conversation: Conversation, status: str, *, actor: Any, now: dat
         conversation.resolved_at = None
         conversation.resolved_by = None
         changed += ["resolved_at", "resolved_by"]
-    _record(
+    event = _record(
         conversation, EventKind.STATUS, actor=actor, data={"from": previous, "to": status, "reason": reason}, at=now
     )
+    if status == Status.RESOLVED:
+        analytics_csat.request_survey_on_commit(event)  # one survey per resolution, asked after commit
     return changed
 
 
