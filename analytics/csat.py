@@ -119,12 +119,10 @@ def survey_send(*, resolution_event_id: int) -> CSATResponse | None:
             now=now,
             metadata={"csat_survey": survey.pk},
         )
-        changed = services._append_message(conversation, message, now=now)
+        # The question is not conversation content: the list keeps the last real message as preview,
+        # and a resolved conversation does not jump to the top because a survey went out.
         services._record(conversation, EventKind.MESSAGE_OUT, actor_kind=SenderKind.SYSTEM, message=message, at=now)
-        services._save(conversation, changed, now=now)
-        services._refresh_counters(conversation)
         services._broadcast_message(message, conversation)
-        services._broadcast_conversation(conversation, changes=changed)
         services._enqueue_send(message)
     return survey
 
@@ -168,8 +166,6 @@ def survey_answer(
             },
             at=now,
         )
-        services._save(conversation, [], now=now)
-        services._broadcast_conversation(conversation, changes=["csat"])
     return survey
 
 
