@@ -118,8 +118,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         filters = selectors.parse_filters({})
     else:
         error = ""
-    metrics = selectors.metric_values(selectors.totals(filters))
-    days = selectors.timeseries(filters)
+    report = selectors.report(filters)
+    metrics, days = report["metrics"], report["days"]
     query = urlencode({k: v for k, v in selectors.filters_payload(filters).items() if v is not None})
     context = {
         "company_name": settings.COMPANY_NAME,
@@ -127,8 +127,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "error": error,
         "tiles": _tiles(metrics, selectors.live_counts(filters)),
         "charts": _charts(filters, days),
-        "agents": selectors.breakdown(filters, "agent"),
-        "channels": selectors.breakdown(filters, "channel"),
+        "agents": report["agents"],
+        "channels": report["channels"],
         "teams": Team.objects.order_by("name"),
         "inboxes": Inbox.objects.order_by("name"),
         "channel_choices": ChannelKind.choices,

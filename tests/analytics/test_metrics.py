@@ -265,3 +265,16 @@ def test_rebuild_command(reopened_conversation: Any) -> None:
     call_command("rebuild_analytics", stdout=out)
     assert "1 conversations" in out.getvalue()
     assert report("2026-03-02", "2026-03-03")["resolved"] == 2
+
+
+def test_dashboard_report_in_one_scan_matches_the_separate_queries(reopened_conversation: Any, team: Any) -> None:
+    with at("2026-03-03T12:00:00"):
+        customer(reopened_conversation.inbox, "Another question", phone="+15551230099")
+    recorder.refresh()
+    for dims in ({}, {"team_id": team.pk}, {"channel": "email"}):
+        filters = selectors.Filters(start=date(2026, 3, 1), end=date(2026, 3, 4), **dims)
+        report = selectors.report(filters)
+        assert report["metrics"] == selectors.metric_values(selectors.totals(filters))
+        assert report["days"] == selectors.timeseries(filters)
+        assert report["agents"] == selectors.breakdown(filters, "agent")
+        assert report["channels"] == selectors.breakdown(filters, "channel")
