@@ -141,7 +141,8 @@ def grouped_many(filters: Filters, fields: Sequence[str]) -> dict[str, dict[Any,
     if connection.vendor != "postgresql" or len(fields) < 2:
         return {field: grouped(filters, field) for field in fields}
     assert set(fields) <= set(GROUP_FIELDS)
-    where, params = ["day >= %s", "day <= %s"], [filters.start, filters.end]
+    where: list[str] = ["day >= %s", "day <= %s"]
+    params: list[Any] = [filters.start, filters.end]
     for column, value in (("team_id", filters.team_id), ("inbox_id", filters.inbox_id), ("channel", filters.channel)):
         if value is not None:
             where.append(f"{column} = %s")
