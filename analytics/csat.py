@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 LINK_SALT = "analytics.csat.link"
 LINK_MAX_AGE = timedelta(days=14)
 REPLY_WINDOW = timedelta(days=7)
+# The task runs seconds after the resolution commits. A resolution older than this by then is
+# history (an import, the demo seed, a worker that was down for long): its customer is not asked.
+ASK_WITHIN = timedelta(minutes=15)
 MAX_COMMENT_CHARS = 2000
 # Channels that can carry a question; a voicemail line cannot.
 SURVEY_CHANNELS = {ChannelKind.WEBCHAT, ChannelKind.SMS, ChannelKind.WHATSAPP, ChannelKind.EMAIL, ChannelKind.API}
@@ -92,12 +95,15 @@ def survey_send(*, resolution_event_id: int) -> CSATResponse | None:
     """Create the survey for this resolution and send the question; None when there is nothing to ask.
 
     Nothing is asked when CSAT is off for the inbox, the channel cannot carry it, the conversation
-    was reopened since (its next resolution asks instead), or this resolution already has one.
+    was reopened since (its next resolution asks instead), this resolution already has one, or
+    the resolution is older than ASK_WITHIN.
     """
     now = timezone.now()
     with transaction.atomic():
         resolution = ConversationEvent.objects.filter(pk=resolution_event_id, kind=EventKind.STATUS).first()
         if resolution is None or resolution.data.get("to") != Status.RESOLVED:
+            return None
+        if resolution.created_at < now - ASK_WITHIN:
             return None
         conversation = services._lock(resolution.conversation)
         inbox = conversation.inbox

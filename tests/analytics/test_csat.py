@@ -225,3 +225,11 @@ def test_rating_counts_on_its_day_for_the_resolver(resolved_sms: Any, agent: Any
     today = timezone.localdate()
     metrics = selectors.metric_values(selectors.totals(selectors.Filters(start=today, end=today)))
     assert (metrics["csat_average"], metrics["csat_score"], metrics["csat_responses"]) == (2, 0.0, 1)
+
+
+def test_old_resolutions_are_not_surveyed_late(resolved_sms: Any) -> None:
+    resolution = _resolution(resolved_sms)
+    with time_machine.travel(resolution.created_at + csat.ASK_WITHIN + timedelta(seconds=1)):
+        assert csat.survey_send(resolution_event_id=resolution.pk) is None
+    with time_machine.travel(resolution.created_at + csat.ASK_WITHIN - timedelta(seconds=1)):
+        assert csat.survey_send(resolution_event_id=resolution.pk) is not None

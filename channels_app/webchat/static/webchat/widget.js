@@ -119,7 +119,7 @@
     ".survey .scale button{flex:1;text-align:center;padding:6px 0;border:1px solid #d1d5db;border-radius:8px;",
     "background:#fff;color:#111827;}",
     ".survey .scale button[aria-pressed=true]{background:var(--accent);border-color:var(--accent);color:#fff;}",
-    ".survey textarea{display:block;width:100%;min-height:54px;margin-bottom:6px;}",
+    ".survey textarea{display:block;box-sizing:border-box;width:100%;min-height:54px;margin-bottom:6px;}",
     ".survey .send{display:inline-block;}",
   ].join("");
 
@@ -293,8 +293,8 @@
     surveyShown = survey.id;
     if (surveyNode) surveyNode.remove();
     surveyNode = el("div", "msg out survey");
-    surveyNode.appendChild(el("span", "who", "Satisfaction survey"));
-    surveyNode.appendChild(el("div", "", survey.question));
+    // The question itself came as the message above; this is where it is answered.
+    surveyNode.appendChild(el("span", "who", "Your rating"));
     var scale = el("div", "scale");
     scale.setAttribute("role", "group");
     scale.setAttribute("aria-label", "Rating from 1 (poor) to 5 (excellent)");
