@@ -148,7 +148,7 @@ class DailyRollup(models.Model):
 
 
 class AnalyticsState(models.Model):
-    """A single row: how far the rollup task has read the event log, and its mutex."""
+    """A single row: how far the rollup task has read the event log, and when it last ran."""
 
     last_event_id = models.BigIntegerField(default=0)
     refreshed_at = models.DateTimeField(null=True, blank=True)

@@ -10,11 +10,13 @@ nothing and events written without the hook (imports, the demo seed) are picked 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -191,42 +193,63 @@ def rollup_days(days: Iterable[date]) -> int:
     return written
 
 
-def _state() -> AnalyticsState:
-    AnalyticsState.objects.get_or_create(pk=1)
-    # The row lock makes refreshes and rebuilds run one at a time.
-    return AnalyticsState.objects.select_for_update().get(pk=1)
+_ADVISORY_LOCK = 7_310_001  # any number of our own, the same in every process
+_local_lock = threading.Lock()
+
+
+@contextmanager
+def _one_at_a_time() -> Iterator[None]:
+    """Refreshes and rebuilds run one at a time, without a transaction held open for the whole run.
+
+    Each chunk of conversations and days commits on its own, so a long rebuild never keeps the
+    conversations it has replayed locked against the services.
+    """
+    if connection.vendor != "postgresql":
+        with _local_lock:  # embedded mode: one process
+            yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [_ADVISORY_LOCK])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_ADVISORY_LOCK])
+
+
+def _save_state(last_event_id: int) -> None:
+    AnalyticsState.objects.update_or_create(
+        pk=1, defaults={"last_event_id": last_event_id, "refreshed_at": timezone.now()}
+    )
 
 
 def refresh() -> int:
     """Catch up with the events written since the last run; return how many days were recomputed."""
-    with transaction.atomic():
-        state = _state()
-        since = max(0, state.last_event_id - EVENT_ID_OVERLAP)
+    with _one_at_a_time():
+        state = AnalyticsState.objects.filter(pk=1).first()
+        last = state.last_event_id if state else 0
+        since = max(0, last - EVENT_ID_OVERLAP)
         latest = ConversationEvent.objects.aggregate(latest=Max("id"))["latest"] or 0
         touched = (
             ConversationEvent.objects.filter(id__gt=since, id__lte=latest, kind__in=RELEVANT_KINDS)
+            .order_by()
             .values_list("conversation_id", flat=True)
             .distinct()
         )
         days = replace_facts(list(touched))
         rollup_days(days)
-        state.last_event_id = max(state.last_event_id, latest)
-        state.refreshed_at = timezone.now()
-        state.save()
+        _save_state(max(last, latest))
     return len(days)
 
 
 def rebuild() -> tuple[int, int]:
     """Rebuild every fact and rollup from the events; return (conversations, days)."""
-    with transaction.atomic():
-        state = _state()
+    with _one_at_a_time():
         latest = ConversationEvent.objects.aggregate(latest=Max("id"))["latest"] or 0
         ids = list(Conversation.objects.order_by("pk").values_list("pk", flat=True))
         days = replace_facts(ids)
         # Facts of conversations deleted since: theirs went with them (cascade); their days remain.
         days.update(DailyRollup.objects.values_list("day", flat=True).distinct())
         rollup_days(days)
-        state.last_event_id = latest
-        state.refreshed_at = timezone.now()
-        state.save()
+        _save_state(latest)
     return len(ids), len(days)
