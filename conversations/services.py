@@ -23,6 +23,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from analytics import csat as analytics_csat
+from analytics import recorder as analytics_recorder
 from conversations import identities, notifications, sla, webhooks
 from conversations.models import (
     CLOSED_STATUSES,
@@ -90,7 +92,7 @@ def _record(
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> ConversationEvent:
-    return ConversationEvent.objects.create(
+    event = ConversationEvent.objects.create(
         conversation=conversation,
         kind=kind,
         actor=actor,
@@ -99,6 +101,8 @@ def _record(
         data=data or {},
         created_at=at or timezone.now(),
     )
+    analytics_recorder.record_event(event)  # metric facts, in the same transaction
+    return event
 
 
 def _lock(conversation: Conversation) -> Conversation:
@@ -157,9 +161,11 @@ def _set_status(conversation: Conversation, status: str, *, actor: Any, now: dat
         conversation.resolved_at = None
         conversation.resolved_by = None
         changed += ["resolved_at", "resolved_by"]
-    _record(
+    event = _record(
         conversation, EventKind.STATUS, actor=actor, data={"from": previous, "to": status, "reason": reason}, at=now
     )
+    if status == Status.RESOLVED:
+        analytics_csat.request_survey_on_commit(event)  # one survey per resolution, asked after commit
     return changed
 
 

@@ -187,6 +187,10 @@ CELERY_BEAT_SCHEDULE["routing-reassign-unanswered"] = {
     "task": "routing.routing_tasks.reassign_unanswered",
     "schedule": timedelta(minutes=1),
 }
+CELERY_BEAT_SCHEDULE["analytics-refresh-rollups"] = {
+    "task": "analytics.tasks.refresh_rollups",
+    "schedule": timedelta(seconds=env_int("ANALYTICS_REFRESH_SECONDS", 300, minimum=10)),
+}
 CELERY_BEAT_SCHEDULE["email-poll-mailboxes"] = {
     "task": "channels_app.email.tasks.poll_mailboxes",
     "schedule": timedelta(seconds=env_int("EMAIL_POLL_BEAT_SECONDS", 30, minimum=5)),

@@ -13,7 +13,9 @@ urlpatterns = [
     path("channels/twilio/", include("channels_app.twilio.urls")),
     path("channels/email/", include("channels_app.email.urls")),
     path("channels/api/", include("channels_app.api.urls")),
+    path("api/v1/analytics/", include("analytics.api_urls")),  # before api/v1/: its last route takes the rest
     path("api/v1/", include("conversations.api.urls")),
+    path("analytics/", include("analytics.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz/", core_views.healthz, name="healthz"),

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from analytics.models import CSATResponse
+from analytics.models import AnalyticsState, CSATResponse, DailyRollup, FactKind, MetricFact
 from channels_app.email.models import MailboxState
 from conversations import models as m
 from core.models import ApiToken, BeatLease, OutboxEntry, WorkerHeartbeat, hash_token_key
@@ -310,3 +310,31 @@ class BeatLeaseFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"lease-{n}")
     holder = "beat@host:1"
     expires_at = factory.LazyFunction(timezone.now)
+
+
+class MetricFactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MetricFact
+
+    event = factory.SubFactory(ConversationEventFactory)
+    conversation = factory.LazyAttribute(lambda o: o.event.conversation)
+    kind = FactKind.CREATED
+    occurred_at = factory.LazyFunction(timezone.now)
+    day = factory.LazyAttribute(lambda o: timezone.localtime(o.occurred_at).date())
+    inbox_id = factory.LazyAttribute(lambda o: o.conversation.inbox_id)
+    channel = factory.LazyAttribute(lambda o: o.conversation.inbox.kind)
+
+
+class DailyRollupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DailyRollup
+
+    day = factory.LazyFunction(lambda: timezone.localdate())
+    inbox_id = 1
+    channel = "webchat"
+    new = 1
+
+
+class AnalyticsStateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AnalyticsState

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from analytics import csat
 from channels_app.twilio import media
 from channels_app.twilio.client import public_url
 from channels_app.twilio.signatures import twilio_webhook
@@ -155,9 +156,13 @@ def inbound_message(request: HttpRequest, inbox: Inbox) -> HttpResponse:
     sender = _number(_required(data, "From")["From"], field="From", kind=kind)
     if _already_stored(inbox, message_sid):
         return _twiml(MessagingResponse())  # a retry: do not download the media again
+    body = data.get("Body") or ""
+    if (data.get("NumMedia") or "0") == "0" and csat.answer_by_reply(
+        inbox=inbox, identity_kind=kind, identity_value=sender, body=body, channel_message_id=message_sid
+    ):
+        return _twiml(MessagingResponse())  # a digit answering the satisfaction survey, not a new question
 
     attachments, described = _media(data)  # network: before any transaction
-    body = data.get("Body") or ""
     location = _location(data)
     if location and not body.strip():
         body = location

@@ -22,6 +22,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
+from analytics import csat
 from channels_app.webchat import visitors
 from channels_app.webchat.visitors import Visitor, WidgetRefused
 from conversations import services
@@ -34,6 +35,7 @@ HISTORY_LENGTH = 100
 MAX_BODY_CHARS = 5000
 MAX_FILES_PER_MESSAGE = 3
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+CSAT_QUESTION = "How did we do? Rate this conversation from 1 (poor) to 5 (excellent)."
 # What a visitor may attach, with the bytes such a file starts with (None: plain text, not checked).
 ATTACHMENT_TYPES: dict[str, tuple[bytes, ...] | None] = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
@@ -296,6 +298,24 @@ def messages(request: HttpRequest, inbox: Inbox) -> HttpResponse:
         },
         status=201 if result.created else 200,
     )
+
+
+@widget_endpoint
+def survey(request: HttpRequest, inbox: Inbox) -> HttpResponse:
+    """The visitor's waiting satisfaction survey (``{"survey": null}`` when none); with ``rating``, their answer."""
+    data = _request_data(request)
+    visitor = _visitor(request, inbox, data, "session")
+    conversation = visitors.visitor_conversation(inbox, visitor)
+    pending = csat.pending_survey_for(conversation) if conversation is not None else None
+    if data.get("rating") is None:
+        return JsonResponse({"survey": {"id": pending.pk, "question": CSAT_QUESTION} if pending else None})
+    if pending is None or data.get("survey") != pending.pk:
+        raise WidgetRefused(404, "not_found", "There is no survey waiting for an answer.")
+    try:
+        csat.survey_answer(survey=pending, rating=data.get("rating"), comment=data.get("comment") or "", via="webchat")
+    except ValidationError as exc:
+        raise WidgetRefused(400, "invalid", " ".join(exc.messages)) from None
+    return JsonResponse({"survey": None, "answered": True})
 
 
 @widget_endpoint

@@ -114,6 +114,13 @@
     ".send{padding:8px 14px;background:var(--accent);color:#fff;border-radius:10px;font-weight:600;}",
     ".send[disabled]{opacity:.5;cursor:default;}",
     "input[type=file]{display:none;}",
+    ".survey{align-self:stretch;max-width:none;}",
+    ".survey .scale{display:flex;gap:6px;margin:8px 0 6px;}",
+    ".survey .scale button{flex:1;text-align:center;padding:6px 0;border:1px solid #d1d5db;border-radius:8px;",
+    "background:#fff;color:#111827;}",
+    ".survey .scale button[aria-pressed=true]{background:var(--accent);border-color:var(--accent);color:#fff;}",
+    ".survey textarea{display:block;box-sizing:border-box;width:100%;min-height:54px;margin-bottom:6px;}",
+    ".survey .send{display:inline-block;}",
   ].join("");
 
   function el(tag, className, text) {
@@ -260,11 +267,76 @@
     if (pending) delete pendingNodes[message.client_id];
     else log.appendChild(node);
     shown[message.id] = node;
+    if (message.sender_kind === "system" && !replaying) checkSurvey(); // a survey arrives as a system message
     if (message.direction !== "in" && !panel.classList.contains("open")) {
       unread += 1;
       badge.textContent = String(unread);
       badge.className = "badge on";
     }
+    scrollDown();
+  }
+
+  // --- Satisfaction survey: asked inline after the conversation is resolved -----------------
+  var surveyNode = null;
+  var surveyShown = null;
+  var replaying = false; // history being drawn: one survey check after it, not one per message
+  function checkSurvey() {
+    if (!stored().token) return;
+    post("survey/", {})
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) { if (data && data.survey) renderSurvey(data.survey); })
+      .catch(function () { /* asked again on the next session */ });
+  }
+
+  function renderSurvey(survey) {
+    if (surveyShown === survey.id) return;
+    surveyShown = survey.id;
+    if (surveyNode) surveyNode.remove();
+    surveyNode = el("div", "msg out survey");
+    // The question itself came as the message above; this is where it is answered.
+    surveyNode.appendChild(el("span", "who", "Your rating"));
+    var scale = el("div", "scale");
+    scale.setAttribute("role", "group");
+    scale.setAttribute("aria-label", "Rating from 1 (poor) to 5 (excellent)");
+    var chosen = null;
+    var buttons = [1, 2, 3, 4, 5].map(function (value) {
+      var button = el("button", "", String(value));
+      button.setAttribute("type", "button");
+      button.setAttribute("aria-pressed", "false");
+      button.setAttribute("aria-label", "Rate " + value + " of 5");
+      button.addEventListener("click", function () {
+        chosen = value;
+        buttons.forEach(function (b) { b.setAttribute("aria-pressed", b === button ? "true" : "false"); });
+        submit.disabled = false;
+      });
+      scale.appendChild(button);
+      return button;
+    });
+    var comment = el("textarea", "");
+    comment.setAttribute("placeholder", "Anything to add? (optional)");
+    comment.setAttribute("aria-label", "Comment");
+    comment.setAttribute("maxlength", "2000");
+    var submit = el("button", "send", "Send rating");
+    submit.setAttribute("type", "button");
+    submit.disabled = true;
+    submit.addEventListener("click", function () {
+      if (!chosen) return;
+      submit.disabled = true;
+      post("survey/", { survey: survey.id, rating: chosen, comment: comment.value })
+        .then(function (response) {
+          if (!response.ok) return errorText(response, "The rating could not be sent.").then(function (text) { throw new Error(text); });
+          while (surveyNode.firstChild) surveyNode.removeChild(surveyNode.firstChild);
+          surveyNode.appendChild(el("div", "", "Thank you for your rating!"));
+        })
+        .catch(function (error) {
+          submit.disabled = false;
+          showError(error.message);
+        });
+    });
+    surveyNode.appendChild(scale);
+    surveyNode.appendChild(comment);
+    surveyNode.appendChild(submit);
+    log.appendChild(surveyNode);
     scrollDown();
   }
 
@@ -313,8 +385,11 @@
       greetingNode = el("div", "msg out", config.greeting);
       log.insertBefore(greetingNode, log.firstChild);
     }
+    replaying = true;
     (data.messages || []).forEach(renderMessage);
+    replaying = false;
     setConversation(data.conversation_id, data.ticket);
+    checkSurvey();
   }
 
   function setConversation(id, newTicket) {
