@@ -72,6 +72,8 @@ class Command(BaseCommand):
         lines = [
             "",
             self.style.SUCCESS("The inbox is running in embedded mode (SQLite, in-process worker and beat)."),
+            f"  Agent inbox:  {base}/inbox/",
+            f"  Analytics:    {base}/analytics/",
             f"  Back office:  {base}/admin/",
             f"  Health:       {base}/healthz/",
             f"  Database:     {settings.DATABASES['default']['NAME']}",
