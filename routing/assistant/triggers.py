@@ -40,7 +40,7 @@ _PERSON = text.wordset(
     someone manager supervisor employee advisor adviser specialist associate
     humano humana persona personas agente representante alguien asesor asesora operador operadora encargado gerente
     pessoa atendente alguem humain humaine personne conseiller conseillere quelquun operateur responsable mensch
-    mitarbeiter mitarbeiterin jemand jemandem berater
+    mitarbeiter mitarbeiterin jemand jemandem berater menschen menschlichen
     """
 )
 # Vague on their own ("someone charged my card twice"): they count only with a wish to reach them.
@@ -60,6 +60,8 @@ _REACH = re.compile(
             r"\b(necesito|quisiera|puedo|falar|quero|preciso)\b",
             r"\b(parler|joindre|contacter|rappeler|passer|veux|voudrais|besoin|puis)\b",
             r"\b(sprechen|verbinden|mochte|moechte|brauche)\b",
+            # On the phone: "quelqu'un au téléphone", "alguien por teléfono", "a person on the phone".
+            r"\b(phone|telephone|telefono|telefon|telefone)\b",
         ]
     )
 )
@@ -69,8 +71,29 @@ _REACH_GROUP = re.compile(
     r" (your |the |a |an |some )?(\w+ )?(team|support|department|staff|desk|office|service|customer service)\b"
 )
 # Asking for a call back or an escalation is asking for a person, even without a word for one.
-_CALLBACK = re.compile(r"\b(call ?back|call me|phone me|ring me|escalate|escalation|llamenme|rappelez moi)\b")
-_ANYONE_THERE = re.compile(r"\b(is )?(anyone|anybody|somebody|someone|any one) (there|here|home|alive|real|around)\b")
+_CALLBACK = re.compile(
+    "|".join(
+        [
+            r"\b(call ?back|call me|phone me|ring me|call us|ring us|escalate|escalation|llamenme|rappelez moi)\b",
+            r"\b(a|an) (quick )?(phone |video )?(call|ring) (from|with|back)\b",
+            r"\b(give|giving) (me|us) a (call|ring|phone)\b|\b(schedule|book|arrange|set up) a (phone )?call\b",
+            r"\bon the (line|phone)\b|\bphone number\b.{0,30}\b(call|talk|speak|reach)\b",
+            r"\b(talk|speak) (to|with) (you|someone|somebody|anyone) (on|by|over) the phone\b",
+        ]
+    )
+)
+# "Who can I speak to?", "let me talk to whoever handles this": asking who the person is, is asking for one.
+_WHO_TO_REACH = re.compile(
+    r"\b(who|whom|whoever)\b.{0,25}\b(talk|speak|chat|contact|write|email|call|reach|ask)\b"
+    r"|\b(talk|speak|chat|get in touch) (to|with) (whoever|whomever|who)\b"
+    r"|\b(a|one of your|any of your) (colleague|colleagues|coworker|coworkers|team member|team members)\b"
+    r"|\bcon quien (puedo )?(hablar|comunicarme)\b|\ba qui (je peux|puis je) (parler|m adresser)\b"
+)
+_ANYONE_THERE = re.compile(
+    r"\b(is )?(anyone|anybody|somebody|someone|any one) (there|here|home|alive|real|around|available|awake)\b"
+    r"|\b(hay )?alguien (ahi|alli|aqui|ahy|disponible)\b|\b(il )?y a quelquun\b|\bist (da |hier )?(jemand|wer)\b"
+    r"|\btem alguem\b"
+)
 # Complaints about the bot mean the same thing: get me out of here.
 _BOT = r"(bot|robot|chatbot|ai|machine|computer|automated|autoresponder|auto reply|ia|maquina|programa)"
 _BOT_COMPLAINT = re.compile(
@@ -87,10 +110,33 @@ _BOT_COMPLAINT = re.compile(
             r"\b(useless|inutil|inutile|worthless|pointless)\b",
             r"\b(stop (replying|responding|answering|sending)|dont want (an )?(automated|canned))\b",
             r"\b(not understanding|dont get it|not listening|(actual|real|proper) help|not what i asked)\b",
-            r"\b(didnt|doesnt|did not|does not) (answer|help)\b",
             r"\bthanks for nothing\b",
+            # The answers themselves are the complaint: "your answers are not helping", "that link has nothing to
+            # do with my question".
+            r"\b(answer|answers|reply|replies|response|responses|article|articles|link|links|suggestion|suggestions|"
+            r"you|bot|chat|this|that) (are |is |were |was |have been |has been )?(still )?"
+            r"(not|isnt|arent|wasnt|werent|doesnt|dont|didnt|never) (really |even )?"
+            r"(help|helping|helpful|useful|relevant|answer|answering|working)\b",
+            r"\b(nothing to do with|unrelated to|irrelevant to) (my|what i)\b",
+            r"\b(dont|do not|cant|cannot|wouldnt) trust\b.{0,20}\b(automated|bot|bots|ai|robot|machine|answers?)\b",
+            r"\b(going nowhere|going in circles|round in circles|same (answer|reply|article) (again|over))\b",
+            r"\b(no me (ayuda|sirve)|no ayuda|ca ne m aide pas|ne m aide pas|hilft (mir )?nicht)\b",
         ]
     )
+)
+# A person word said as a demand: "sales rep please", "agent now", "humano por favor".
+_PERSON_PLEASE = re.compile(
+    rf"\b({_PERSON_ALT}) (please|pls|plz|asap|now|right now|thanks|thx|por favor|porfa|svp|s il vous plait|bitte)\b"
+)
+# A person asked to do something: "could an agent check my order", "can someone look into this".
+_MODAL = r"\b(can|could|would|will|may|might|should|please (have|let|ask)) (a |an |some |one of your |your )?"
+# Staff roles are also roles in the merchant's own shop ("can a manager approve discounts?"): not here.
+_ROLES = text.wordset("manager supervisor employee associate specialist mitarbeiter mitarbeiterin encargado gerente")
+_STRONG_PERSON_ALT = "|".join(sorted(_PERSON - _WEAK_PERSON - _ROLES))
+_PERSON_ASKED = re.compile(
+    rf"{_MODAL}(real |actual |live )?({_STRONG_PERSON_ALT})\b"
+    rf"|{_MODAL}(someone|somebody|anyone|anybody) (look|check|review|contact|call|email|ring|phone|get back|reach|"
+    r"help me|help us|take a look|have a look|investigate|sort)"
 )
 _NEGATED = re.compile(
     r"\b(dont|do not|no need to|without|not|never) (need|want|talk|speak|wait for|bother)?\s?(a |an |to a |to )?"
@@ -113,12 +159,14 @@ def asks_for_person(message: str) -> bool:
     joined = " ".join(ws)
     if _NEGATED.search(joined):
         return False
-    if any(p.search(joined) for p in (_BOT_COMPLAINT, _ANYONE_THERE, _REACH_GROUP, _CALLBACK)):
+    if any(p.search(joined) for p in (_BOT_COMPLAINT, _ANYONE_THERE, _REACH_GROUP, _CALLBACK, _WHO_TO_REACH)):
+        return True
+    if _PERSON_ASKED.search(joined):
         return True
     persons = [w for w in ws if w in _PERSON]
     if not persons:
         return False
-    if _REAL_PERSON.search(joined):
+    if _REAL_PERSON.search(joined) or _PERSON_PLEASE.search(joined):
         return True
     if len(ws) <= _SHORT and any(w not in _WEAK_PERSON for w in persons):
         return True
@@ -133,12 +181,17 @@ _THIRD_PARTY = re.compile(
 
 def matched_keyword(message: str, keywords: Sequence[str]) -> str:
     """The first configured handoff keyword (a word or phrase) in the message, or ""."""
-    joined = " " + " ".join(text.words(message)) + " "
+    words = text.words(message)
+    joined = " " + " ".join(words) + " "
     if _THIRD_PARTY.search(joined):
         return ""
+    # Word forms count too: "refunded", "refunds" and "cancelled subscriptions" are the same requests.
+    stemmed = " " + " ".join(text.stem(w) for w in words) + " "
     for keyword in keywords:
         phrase = " ".join(text.words(keyword))
-        if phrase and f" {phrase} " in joined:
+        if not phrase:
+            continue
+        if f" {phrase} " in joined or f" {' '.join(text.stem(w) for w in phrase.split())} " in stemmed:
             return keyword
     return ""
 
@@ -162,6 +215,35 @@ _NEEDS_STAFF = re.compile(
             r"\b(verify|verification of) (my )?identity\b|\bidentity (check|verification)\b",
             r"\b(new owner|transfer ownership|change (the )?owner|selling the business|sold the business)\b",
             r"\b(no|lost|dont have|do not have|without)\b.{0,40}\bbackup codes\b",
+            # An account or money held back by us: only a person can look at why.
+            r"\b(my|our) (\w+ )?(account|payouts?|funds|money|balance|deposits?)\b"
+            r" (is |are |was |were |got |has been |have been |is being |are being )?(now |still |currently )?"
+            r"(on hold|held|under review|in review|paused|frozen|"
+            r"withheld|blocked|restricted|limited|stuck)\b",
+            r"\b(money|funds|balance|payouts?|deposits?)\b.{0,30}\b(vanished|disappeared|gone missing|is gone|"
+            r"are gone|went missing)\b",
+            r"\b(cuenta|dinero|pagos?) (esta |estan )?(bloquead[ao]s?|suspendid[ao]s?|retenid[ao]s?|congelad[ao]s?)\b"
+            r"|\b(compte|argent|virements?) (est |sont )?(bloques?|suspendus?|gele|geles|retenus?)\b"
+            r"|\bkonto\b.{0,15}\b(gesperrt|eingefroren)\b|\bconta (esta )?(bloqueada|suspensa)\b",
+            # Personal data and privacy requests.
+            r"\b(gdpr|rgpd|dsgvo|ccpa|right to be forgotten|data (deletion|access|subject) request)\b",
+            r"\b(delete|erase|remove|wipe) (all )?(of )?(my|our) (personal )?(data|information|info|details)\b"
+            r"|\b(borrar|eliminar) (todos )?mis datos\b|\bsupprimer (toutes )?mes donnees\b"
+            r"|\bmeine daten\b.{0,10}\bloschen\b",
+            # Complaints and repeat contacts: the customer is past what the knowledge base can do.
+            r"\b(file|filing|make|making|lodge|lodging|raise|raising|submit|submitting|formal|official|handles?|"
+            r"handling) (a |an |my |the )?(formal |official )?complaints?\b",
+            r"\b(queja|reclamacion|plainte|reclamation|beschwerde|reclamacao)\b",
+            r"\b(nobody|no one|noone|no body|nadie|personne|niemand|ninguem)\b.{0,20}\b(answers?|answered|answering|"
+            r"replies|replied|replying|responds?|responded|responding|gets? back|got back|called back|helps?|helped|"
+            r"responde|contesta|repond|antwortet|responde)\b",
+            # Money taken that the customer did not agree to.
+            r"\b(took|taken|taking|take|withdrew|withdrawn|debited|charged|billed|pulled|deducted|removed)\b.{0,40}"
+            r"\bwithout (asking|permission|my permission|consent|my consent|authori[sz]ation|telling me|warning|"
+            r"notice)\b",
+            r"\b(2nd|second|3rd|third|4th|fourth|5th|fifth|several|multiple|many|countless|100) times?\b.{0,20}"
+            r"\b(writing|written|wrote|contacting|contacted|asking|asked|emailing|emailed|messaging|messaged|"
+            r"reaching out|reached out|calling|called|chatting)\b",
         ]
     )
 )

@@ -192,3 +192,100 @@ def test_local_responder_hands_off_what_only_staff_can_handle(text, reason):
 def test_typos_still_find_the_article():
     index = KnowledgeIndex([Article(1, "Payout schedule", "When money arrives.", "payout, deposit")])
     assert index.search("payot not recieved")[0].article.id == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "could you have a colleague check my case",  # a colleague
+        "who do I write to about this?",  # asking who the person is
+        "happy to chat with whoever runs your partnerships",
+        "supervisor please",  # a person word said as a demand
+        "I'd like a call from someone tomorrow morning",  # a call back
+        "can you give us a ring",
+        "your replies aren't helping",  # the answers are the complaint
+        "that link has nothing to do with what i asked",
+        "i cannot trust a bot with this",
+        "alguien ahi?",
+        "y a quelqu'un ?",
+        "ist da jemand?",
+        "une personne au téléphone svp",
+    ],
+)
+def test_more_ways_of_asking_for_a_person(text):
+    assert triggers.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how do I connect the printer to my phone",  # "phone" with no person word
+        "who is the payout sent to if I have two bank accounts",  # "who" without reaching anyone
+        "restarting the reader doesn't help, still blinking",  # a troubleshooting step, not the assistant
+        "no need for a person, how do I export a report",
+    ],
+)
+def test_near_misses_are_not_requests_for_a_person(text):
+    assert not triggers.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "why are my funds on hold",
+        "my deposits have been paused since monday",
+        "all the money in my balance disappeared overnight",
+        "cuenta bloqueada desde ayer",
+        "you debited my account without permission",
+        "erase all my personal data please",
+        "GDPR access request for my account",
+        "I want to lodge a complaint",
+        "nobody has got back to me since tuesday",
+        "this is the fourth time I'm contacting you about it",
+    ],
+)
+def test_more_situations_only_staff_can_handle(text):
+    assert triggers.needs_staff(text) == "needs_staff"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how long are payouts held for new accounts?",  # a question about the schedule, nothing held yet
+        "my customers complain the receipts are faint",
+        "how do I take a deposit for a booking",
+    ],
+)
+def test_ordinary_money_questions_do_not_need_staff(text):
+    assert triggers.needs_staff(text) == ""
+
+
+def test_keywords_match_other_forms_of_the_word():
+    assert triggers.matched_keyword("I want it refunded", ["refund"]) == "refund"
+    assert triggers.matched_keyword("Refunds please", ["refund"]) == "refund"
+    assert not triggers.matched_keyword("refundable deposit?", ["refund"])
+
+
+def test_phrases_match_other_word_forms_in_the_topic_classifier():
+    # "process payments" meets the term "process payment".
+    assert triage.classify_topic("we cannot process payments") == "technical"
+
+
+def test_a_request_for_a_person_is_not_given_the_topic_of_a_loosely_matching_article():
+    index = KnowledgeIndex([Article(1, "Closing your account", "How to close an account.", "account", "billing")])
+    message = "can a person look at my account"
+    assert index.search(message)[0].article.topic == "billing"
+    assert triage.classify_topic(message, index.search(message)) == "general"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("could an agent check my order", True),
+        ("can someone look into this for me", True),
+        ("can a manager approve discounts on the register?", False),  # a role in the merchant's shop
+        ("can someone explain the fee on my invoice in the app", False),
+    ],
+)
+def test_a_person_asked_to_do_something(text, expected):
+    assert triggers.asks_for_person(text) is expected
