@@ -644,10 +644,17 @@ def assistant_process_message(*, message: Message, backend: Backend | None = Non
         allowed_link_hosts=_link_hosts(articles),
     )
     result: AssistantResult = (backend or get_backend()).answer(context)
-    return _apply(conversation, message, result, notify=notify)
+    return _apply(conversation, message, result, notify=notify, link_hosts=context.allowed_link_hosts)
 
 
-def _apply(conversation: Conversation, message: Message, result: AssistantResult, *, notify: bool) -> str:
+def _apply(
+    conversation: Conversation,
+    message: Message,
+    result: AssistantResult,
+    *,
+    notify: bool,
+    link_hosts: frozenset[str] = frozenset(),
+) -> str:
     inbox = conversation.inbox
     if result.topic and conversation.topic in ("", triage.GENERAL) and result.topic != conversation.topic:
         assistant_set_topic(conversation=conversation, topic=result.topic)
@@ -677,7 +684,8 @@ def _apply(conversation: Conversation, message: Message, result: AssistantResult
     written = write(
         conversation=conversation,
         for_message=message,
-        body=result.reply,
+        # Whatever the backend: links only to the knowledge base's hosts and the company's own.
+        body=knowledge.strip_disallowed_links(result.reply, set(link_hosts)),
         confidence=result.confidence,
         state_updates={"fallbacks": fallbacks},
         article_ids=result.article_ids,
