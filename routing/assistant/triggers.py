@@ -19,6 +19,7 @@ DEFAULT_HANDOFF_KEYWORDS = ("urgent", "refund", "cancel my subscription")
 # The defaults in the other languages customers write in (used only when an inbox sets no keywords).
 _DEFAULT_KEYWORD_VARIANTS = (
     "cancel subscription",
+    "money back",
     "cancel my sub",
     "urgente",
     "urgence",
@@ -55,6 +56,7 @@ _REACH = re.compile(
             r"\b(talk|talking|speak|speaking|chat|chatting|connect|connecting|transfer|escalate|forward|switch)\b",
             r"\b(put me (through|in touch)|get me|give me|let me|i want|i need|i would like|id like|can i get)\b",
             r"\b(can i have|may i|where is|wheres|bring|send me|is there)\b",
+            r"\b(get|fetch|bring|call|want|need) (me )?your\b",
             r"\b(call me|phone me|ring me|call back|callback|contact me|reach me|reach out|email me)\b",
             r"\b(hablar|habla|hable|comunicar|comunicarme|pasame|paseme|pasar|contactar|llamar|llamarme|llame|quiero)\b",
             r"\b(necesito|quisiera|puedo|falar|quero|preciso)\b",
@@ -69,6 +71,12 @@ _REACH = re.compile(
 _REACH_GROUP = re.compile(
     r"\b(talk|speak|chat|contact|call|reach|get|connect me|transfer me|put me through)( to| with)?"
     r" (your |the |a |an |some )?(\w+ )?(team|support|department|staff|desk|office|service|customer service)\b"
+)
+# The same in the other languages: "me comunican con soporte", "parler au service client".
+_REACH_GROUP_OTHER = re.compile(
+    r"\b(comunic\w*|contactar|hablar|pase\w*|pasa\w*|conect\w*|parler|contacter|joindre|passer|sprechen|verbinden|"
+    r"falar|ligar)\b.{0,15}\b(soporte|atencion al cliente|servicio al cliente|equipo|ventas|service client|"
+    r"service clientele|equipe|kundendienst|kundenservice|support|suporte|atendimento)\b"
 )
 # Asking for a call back or an escalation is asking for a person, even without a word for one.
 _CALLBACK = re.compile(
@@ -159,7 +167,8 @@ def asks_for_person(message: str) -> bool:
     joined = " ".join(ws)
     if _NEGATED.search(joined):
         return False
-    if any(p.search(joined) for p in (_BOT_COMPLAINT, _ANYONE_THERE, _REACH_GROUP, _CALLBACK, _WHO_TO_REACH)):
+    families = (_BOT_COMPLAINT, _ANYONE_THERE, _REACH_GROUP, _REACH_GROUP_OTHER, _CALLBACK, _WHO_TO_REACH)
+    if any(p.search(joined) for p in families):
         return True
     if _PERSON_ASKED.search(joined):
         return True
@@ -191,9 +200,20 @@ def matched_keyword(message: str, keywords: Sequence[str]) -> str:
         phrase = " ".join(text.words(keyword))
         if not phrase:
             continue
-        if f" {phrase} " in joined or f" {' '.join(text.stem(w) for w in phrase.split())} " in stemmed:
+        stems = " ".join(text.stem(w) for w in phrase.split())
+        if f" {phrase} " in joined or f" {stems} " in stemmed:
+            if _NEGATED_KEYWORD.search(joined.split(f" {phrase.split()[0]}", 1)[0][-40:] + " "):
+                continue  # "I'm not asking for a refund, just..."
             return keyword
     return ""
+
+
+# Words just before a keyword that take the wish back: "not asking for a refund", "no need to cancel".
+# Only a negated wish: "I have not received my refund" and "still no refund" are complaints.
+_NEGATED_KEYWORD = re.compile(
+    r"\b((not|dont|do not|doesnt|isnt|arent)( really| even)? (asking|looking|wanting|want|need|requesting|after)"
+    r"( for| to)?|no need (for|to))( a| an| my| the)? $"
+)
 
 
 def handoff_keywords(configured: Sequence[str] | None) -> Sequence[str]:
@@ -237,6 +257,18 @@ _NEEDS_STAFF = re.compile(
             r"\b(nobody|no one|noone|no body|nadie|personne|niemand|ninguem)\b.{0,20}\b(answers?|answered|answering|"
             r"replies|replied|replying|responds?|responded|responding|gets? back|got back|called back|helps?|helped|"
             r"responde|contesta|repond|antwortet|responde)\b",
+            # Charges the customer disputes: twice, after cancelling, not theirs.
+            r"\b(charg\w*|bill\w*|took|taken|debit\w*|paid|payments?)\b.{0,30}\b(twice|two times|double|2x|"
+            r"three times|3 times)\b",
+            r"\b(still|keep|keeps|kept) (being |getting )?(charg\w*|bill\w*|taking)\b|\b(stop|quit) (charging|billing|taking)\b",
+            r"\b(payments?|charges?|transactions?|purchases?)\b.{0,30}\b(i|we) (didnt|did not|never) (make|made|"
+            r"authori[sz]e|authori[sz]ed|do|did|order|ordered)\b",
+            # Regulators, courts and the press.
+            r"\b(report (you|this)|reporting (you|this)|consumer protection|ombudsman|regulator|trading standards|"
+            r"better business bureau|bbb|small claims|court|the press|the media)\b",
+            # Someone pretending to be us.
+            r"\bsuspicious (text|sms|email|e mail|mail|call|message|link)\b|\b(claiming|pretending|claims|pretends) to be"
+            r" (you|from you|your|from your)\b",
             # Money taken that the customer did not agree to.
             r"\b(took|taken|taking|take|withdrew|withdrawn|debited|charged|billed|pulled|deducted|removed)\b.{0,40}"
             r"\bwithout (asking|permission|my permission|consent|my consent|authori[sz]ation|telling me|warning|"

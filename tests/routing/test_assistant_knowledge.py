@@ -289,3 +289,39 @@ def test_a_request_for_a_person_is_not_given_the_topic_of_a_loosely_matching_art
 )
 def test_a_person_asked_to_do_something(text, expected):
     assert triggers.asks_for_person(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("im not looking for a refund, why is the fee higher", ""),
+        ("no need to cancel my subscription, just pause it?", ""),
+        ("I have not received my refund", "refund"),  # a complaint, not a wish taken back
+        ("still no refund after two weeks", "refund"),
+        ("I just want my money back", "money back"),
+        ("a client asked for their money back", ""),  # the merchant's own customer
+    ],
+)
+def test_keywords_taken_back_do_not_count(text, expected):
+    assert triggers.matched_keyword(text, triggers.handoff_keywords([])) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "you billed me 3 times for one month",
+        "I keep getting charged after closing my account",
+        "there's a transaction here we never authorised",
+        "I'll take this to small claims court",
+        "got an email pretending to be from you asking for my bank login",
+    ],
+)
+def test_disputes_threats_and_impersonation_need_staff(text):
+    assert triggers.needs_staff(text) == "needs_staff"
+
+
+@pytest.mark.parametrize(
+    "text", ["necesito comunicarme con atencion al cliente", "je voudrais joindre le service client"]
+)
+def test_reaching_a_team_in_other_languages(text):
+    assert triggers.asks_for_person(text)
