@@ -260,15 +260,16 @@ _NEEDS_STAFF = re.compile(
             # Charges the customer disputes: twice, after cancelling, not theirs.
             r"\b(charg\w*|bill\w*|took|taken|debit\w*|paid|payments?)\b.{0,30}\b(twice|two times|double|2x|"
             r"three times|3 times)\b",
-            r"\b(still|keep|keeps|kept) (being |getting )?(charg\w*|bill\w*|taking)\b|\b(stop|quit) (charging|billing|taking)\b",
+            r"\b(still|keep|keeps|kept) (being |getting )?(charg\w*|bill\w*|taking)\b"
+            r"|\b(stop|quit) (charging|billing|taking)\b",
             r"\b(payments?|charges?|transactions?|purchases?)\b.{0,30}\b(i|we) (didnt|did not|never) (make|made|"
             r"authori[sz]e|authori[sz]ed|do|did|order|ordered)\b",
             # Regulators, courts and the press.
             r"\b(report (you|this)|reporting (you|this)|consumer protection|ombudsman|regulator|trading standards|"
             r"better business bureau|bbb|small claims|court|the press|the media)\b",
             # Someone pretending to be us.
-            r"\bsuspicious (text|sms|email|e mail|mail|call|message|link)\b|\b(claiming|pretending|claims|pretends) to be"
-            r" (you|from you|your|from your)\b",
+            r"\bsuspicious (text|sms|email|e mail|mail|call|message|link)\b"
+            r"|\b(claiming|pretending|claims|pretends) to be (you|from you|your|from your)\b",
             # Money taken that the customer did not agree to.
             r"\b(took|taken|taking|take|withdrew|withdrawn|debited|charged|billed|pulled|deducted|removed)\b.{0,40}"
             r"\bwithout (asking|permission|my permission|consent|my consent|authori[sz]ation|telling me|warning|"
