@@ -83,6 +83,8 @@ _CALLBACK = re.compile(
     "|".join(
         [
             r"\b(call ?back|call me|phone me|ring me|call us|ring us|escalate|escalation|llamenme|rappelez moi)\b",
+            r"\b(etre rappelee?|me rappeler|rappelle moi|que me llamen|me llamen|devolver la llamada|ruckruf|"
+            r"zuruckrufen|zurueckrufen|me liguem|me ligar)\b",
             r"\b(a|an) (quick )?(phone |video )?(call|ring) (from|with|back)\b",
             r"\b(give|giving) (me|us) a (call|ring|phone)\b|\b(schedule|book|arrange|set up) a (phone )?call\b",
             r"\bon the (line|phone)\b|\bphone number\b.{0,30}\b(call|talk|speak|reach)\b",
@@ -112,6 +114,7 @@ _BOT_COMPLAINT = re.compile(
             r"inutil|inutile|no sirve|no entiende|no me entiende|nul|ne comprend)",
             rf"\b(stop|enough|no more|dont want|do not want|tired of|done with|hate|not|talk to a|talking to a)\b"
             rf".{{0,20}}\b{_BOT}\b",
+            rf"\b(you are|youre|ur|u r|u are|this is) (just |only )?(a |an )?{_BOT}\b",
             r"\b(are you|is this|am i talking to|am i chatting with|es un|eres un|c est un|tu es un)"
             rf" (a |an )?{_BOT}\b",
             r"\b(you(re| are) (not|no) help(ing|ful)?|this (is|isnt) (not )?help(ing|ful)|you dont understand)\b",
@@ -264,6 +267,8 @@ _NEEDS_STAFF = re.compile(
             r"|\b(stop|quit) (charging|billing|taking)\b",
             r"\b(payments?|charges?|transactions?|purchases?)\b.{0,30}\b(i|we) (didnt|did not|never) (make|made|"
             r"authori[sz]e|authori[sz]ed|do|did|order|ordered)\b",
+            r"\b(dispute|contest|challenge|disputing|contesting) (a |the |this |that |your |these |those )?"
+            r"(charge|charges|fee|fees|bill|invoice|payment you took)\b",
             # Regulators, courts and the press.
             r"\b(report (you|this)|reporting (you|this)|consumer protection|ombudsman|regulator|trading standards|"
             r"better business bureau|bbb|small claims|court|the press|the media)\b",

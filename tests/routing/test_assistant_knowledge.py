@@ -325,3 +325,21 @@ def test_disputes_threats_and_impersonation_need_staff(text):
 )
 def test_reaching_a_team_in_other_languages(text):
     assert triggers.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ur just a bot right", True),
+        ("j'aimerais être rappelée demain", True),
+        ("que me llamen por favor", True),
+        ("how do I dispute a chargeback from a customer", False),
+    ],
+)
+def test_bot_statements_and_call_backs_in_other_languages(text, expected):
+    assert triggers.asks_for_person(text) is expected
+
+
+def test_disputing_our_charge_needs_staff_but_answering_a_chargeback_does_not():
+    assert triggers.needs_staff("I want to dispute this fee on my statement") == "needs_staff"
+    assert triggers.needs_staff("how do I dispute a chargeback from a customer") == ""
