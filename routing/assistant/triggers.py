@@ -164,7 +164,7 @@ class Trigger:
 
 def asks_for_person(message: str) -> bool:
     """Whether the customer is asking to be passed to a person (or is fed up with the bot)."""
-    ws = text.words(message.replace("quelqu'un", "quelquun").replace("quelqu un", "quelquun"))
+    ws = _words(message.replace("quelqu'un", "quelquun").replace("quelqu un", "quelquun"))
     if not ws:
         return False
     joined = " ".join(ws)
@@ -193,7 +193,7 @@ _THIRD_PARTY = re.compile(
 
 def matched_keyword(message: str, keywords: Sequence[str]) -> str:
     """The first configured handoff keyword (a word or phrase) in the message, or ""."""
-    words = text.words(message)
+    words = _words(message)
     joined = " " + " ".join(words) + " "
     if _THIRD_PARTY.search(joined):
         return ""
@@ -291,6 +291,45 @@ def needs_staff(message: str) -> str:
     """Why only a person can help with this message ("" when the assistant may try)."""
     joined = " ".join(text.words(message))
     return "needs_staff" if _NEEDS_STAFF.search(joined) else ""
+
+
+# --- Typos -------------------------------------------------------------------------------------
+# "humen", "agnet", "conect", "represenative", "refnd": a word one edit away from exactly one word of a
+# request for a person or of a handoff keyword is read as that word (text.correct: five letters or more,
+# unique). Only those words: the situations needing staff are full of everyday words ("closed", "court")
+# that ordinary words ("close", "count") are one edit away from.
+
+
+def _pattern_words(source: str) -> set[str]:
+    # Whole words only: a stem followed by \\w*, ? or [...] in a pattern ("charg\\w*") is not a word.
+    found = re.findall(r"(?<![a-z\\\]])([a-z]+)(\\w|\?|\[|\(|)", source)
+    return {word for word, suffix in found if not suffix and len(word) >= 5}
+
+
+_TRIGGER_VOCABULARY = frozenset(
+    word
+    for source in [
+        _REACH.pattern,
+        _REACH_GROUP.pattern,
+        _REACH_GROUP_OTHER.pattern,
+        _CALLBACK.pattern,
+        _BOT,
+        " ".join(_PERSON),
+        " ".join(DEFAULT_HANDOFF_KEYWORDS),
+        " ".join(_DEFAULT_KEYWORD_VARIANTS),
+    ]
+    for word in _pattern_words(source)
+) - text.wordset(
+    # Everyday words of those patterns: a neighbour of one ("these", "tough") is more likely a word than a typo.
+    """
+    there where wheres would quick video touch number office email reply money client customer through giving
+    bring fetch staff schedule arrange people machine computer cliente
+    """
+)
+
+
+def _words(message: str) -> list[str]:
+    return [w if w in text.STOPWORDS else text.correct(w, _TRIGGER_VOCABULARY) for w in text.words(message)]
 
 
 def customer_trigger(message: str, *, keywords: Sequence[str]) -> Trigger | None:

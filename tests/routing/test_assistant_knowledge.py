@@ -343,3 +343,23 @@ def test_bot_statements_and_call_backs_in_other_languages(text, expected):
 def test_disputing_our_charge_needs_staff_but_answering_a_chargeback_does_not():
     assert triggers.needs_staff("I want to dispute this fee on my statement") == "needs_staff"
     assert triggers.needs_staff("how do I dispute a chargeback from a customer") == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("get me a humen", True),
+        ("conect me to an agnet", True),
+        ("can i speek to a represenative", True),
+        ("how do I close my account completely", False),  # "close" is a word, not a typo of "closed"
+        ("inventory count is off after the sync", False),  # nor "count" of "court"
+        ("these reports are wrong", False),
+    ],
+)
+def test_typos_of_a_request_for_a_person(text, expected):
+    assert (triggers.customer_trigger(text, keywords=triggers.handoff_keywords([])) is not None) is expected
+    assert triggers.needs_staff(text) == ""
+
+
+def test_typos_of_a_keyword():
+    assert triggers.matched_keyword("my refnd never came", triggers.handoff_keywords([])) == "refund"
