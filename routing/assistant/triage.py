@@ -341,7 +341,32 @@ _NEGATIVE = (
     "inadmissible",
     "nul",
     "arnaque",
+    "upset",
+    "pissed",
+    "mad",
+    "sucks",
+    "waste of time",
+    "nightmare",
+    "disgrace",
+    "shocking",
+    "appalling",
+    "unbelievable",
+    "ffs",
+    "ignored",
+    "ignoring me",
+    "not happy",
+    "unhappy",
+    "had enough",
+    "lost patience",
+    "harta",
+    "harto",
+    "en colere",
+    "marre",
+    "sauer",
+    "verargert",
 )
+# Faces that say the same.
+_ANGRY_EMOJI = ("\U0001f620", "\U0001f621", "\U0001f624", "\U0001f92c", "\U0001f4a2")
 _POSITIVE = (
     "thanks",
     "thank you",
@@ -363,6 +388,7 @@ def _count(joined: str, lexicon: Sequence[str]) -> int:
 def sentiment(message: str) -> float:
     joined = " " + " ".join(text.words(message)) + " "
     negative = _count(joined, _NEGATIVE) + (1 if message.count("!") >= 3 else 0)
+    negative += sum(1 for face in _ANGRY_EMOJI if face in message)
     letters = [c for c in message if c.isalpha()]
     if len(letters) >= 12 and sum(c.isupper() for c in letters) / len(letters) > 0.7:
         negative += 1  # shouting

@@ -363,3 +363,20 @@ def test_typos_of_a_request_for_a_person(text, expected):
 
 def test_typos_of_a_keyword():
     assert triggers.matched_keyword("my refnd never came", triggers.handoff_keywords([])) == "refund"
+
+
+def test_an_upset_customer_the_knowledge_base_cannot_answer_goes_to_a_person():
+    index = KnowledgeIndex(
+        [Article(1, "Receipt printer not printing", "Check the paper roll. Turn it off and on.", "printer, paper")]
+    )
+    responder = LocalResponder()
+
+    def answer(message: str) -> Any:
+        return responder.answer(AssistantContext(message=message, articles=tuple(index.search(message))))
+
+    upset = answer("absolutely unacceptable, 3 weeks and still nothing 😡")
+    assert (upset.action, upset.handoff_reason) == ("handoff", "unhappy_unanswered")
+    # Upset but answerable: the answer is the better help.
+    assert answer("ugh this printer is terrible, receipt printer not printing paper").action == "reply"
+    # Unanswerable but calm: the fallback asks for more.
+    assert answer("do you sell bikes?").action == "reply"
