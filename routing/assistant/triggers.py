@@ -20,6 +20,12 @@ DEFAULT_HANDOFF_KEYWORDS = ("urgent", "refund", "cancel my subscription")
 _DEFAULT_KEYWORD_VARIANTS = (
     "cancel subscription",
     "money back",
+    "give me back",
+    "pay me back",
+    "end my subscription",
+    "stop my subscription",
+    "terminate my subscription",
+    "cancel my plan",
     "cancel my sub",
     "urgente",
     "urgence",
@@ -96,7 +102,11 @@ _CALLBACK = re.compile(
 _WHO_TO_REACH = re.compile(
     r"\b(who|whom|whoever)\b.{0,25}\b(talk|speak|chat|contact|write|email|call|reach|ask)\b"
     r"|\b(talk|speak|chat|get in touch) (to|with) (whoever|whomever|who)\b"
-    r"|\b(a|one of your|any of your) (colleague|colleagues|coworker|coworkers|team member|team members)\b"
+    r"|\b(a|one of your|any of your) (colleague|colleagues|coworker|coworkers|team member|team members|people|folks|"
+    r"guys|staff)\b"
+    r"|\b(someone|somebody|anyone|person) (senior|higher up|in charge|more senior|qualified|competent)\b"
+    r"|\bpass (this |it |me )?(on |over |along )?to (someone|somebody|a person|a human|your|the)\b"
+    r"|\bdiscuss (this |it )?with (a |one of |your |someone|somebody)"
     r"|\bcon quien (puedo )?(hablar|comunicarme)\b|\ba qui (je peux|puis je) (parler|m adresser)\b"
 )
 _ANYONE_THERE = re.compile(
@@ -243,7 +253,7 @@ _NEEDS_STAFF = re.compile(
             r" (is |are |was |were |got |has been |have been |is being |are being )?(now |still |currently )?"
             r"(on hold|held|under review|in review|paused|frozen|"
             r"withheld|blocked|restricted|limited|stuck)\b",
-            r"\b(money|funds|balance|payouts?|deposits?)\b.{0,30}\b(vanished|disappeared|gone missing|is gone|"
+            r"\b(money|funds|balance|payouts?|deposits?)\b.{0,50}\b(vanished|disappeared|gone missing|is gone|"
             r"are gone|went missing)\b",
             r"\b(cuenta|dinero|pagos?) (esta |estan )?(bloquead[ao]s?|suspendid[ao]s?|retenid[ao]s?|congelad[ao]s?)\b"
             r"|\b(compte|argent|virements?) (est |sont )?(bloques?|suspendus?|gele|geles|retenus?)\b"
@@ -269,6 +279,12 @@ _NEEDS_STAFF = re.compile(
             r"authori[sz]e|authori[sz]ed|do|did|order|ordered)\b",
             r"\b(dispute|contest|challenge|disputing|contesting) (a |the |this |that |your |these |those )?"
             r"(charge|charges|fee|fees|bill|invoice|payment you took)\b",
+            r"\b(never|didnt|did not|dont|do not) (agree|agreed|sign up|signed up|consent|consented) (to|for)\b",
+            r"\b(overcharg\w*|over charg\w*|charged (me )?too much|charging (me )?too much)\b",
+            # Kept waiting: the assistant cannot make up for it.
+            r"\b(waiting|waited)\b.{0,30}\b(minutes|mins|hours|hrs|days|weeks|forever|ages)\b.{0,30}\b(respond|reply|"
+            r"answer|get back|help)\w*\b",
+            r"\bfor (anyone|someone|somebody|a person|an agent) to (respond|reply|answer|get back|help|call)\b",
             # Regulators, courts and the press.
             r"\b(report (you|this)|reporting (you|this)|consumer protection|ombudsman|regulator|trading standards|"
             r"better business bureau|bbb|small claims|court|the press|the media)\b",

@@ -380,3 +380,35 @@ def test_an_upset_customer_the_knowledge_base_cannot_answer_goes_to_a_person():
     assert answer("ugh this printer is terrible, receipt printer not printing paper").action == "reply"
     # Unanswerable but calm: the fallback asks for more.
     assert answer("do you sell bikes?").action == "reply"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'd like to go over this with one of your staff",
+        "could you hand this to someone more senior",
+        "please pass me to your supervisor",
+        "can we discuss it with someone on your side",
+    ],
+)
+def test_asking_for_someone_senior_or_one_of_the_team(text):
+    assert triggers.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I didn't sign up for this add-on",
+        "you overcharged us in june",
+        "been waiting two hours for a reply",
+        "still waiting for someone to get back to me",
+    ],
+)
+def test_charges_not_agreed_and_long_waits_need_staff(text):
+    assert triggers.needs_staff(text) == "needs_staff"
+
+
+def test_other_ways_of_cancelling_or_asking_for_money_back():
+    defaults = triggers.handoff_keywords([])
+    assert triggers.matched_keyword("please terminate my subscription", defaults)
+    assert triggers.matched_keyword("just pay me back what you took", defaults)
