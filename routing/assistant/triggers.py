@@ -26,6 +26,9 @@ _DEFAULT_KEYWORD_VARIANTS = (
     "stop my subscription",
     "terminate my subscription",
     "cancel my plan",
+    "cancel my membership",
+    "reimburse",
+    "reimbursement",
     "cancel my sub",
     "urgente",
     "urgence",
@@ -132,6 +135,7 @@ _BOT_COMPLAINT = re.compile(
             r"\b(stop (replying|responding|answering|sending)|dont want (an )?(automated|canned))\b",
             r"\b(not understanding|dont get it|not listening|(actual|real|proper) help|not what i asked)\b",
             r"\bthanks for nothing\b",
+            r"\b(wrong|incorrect|not the right|not a real) answer\b|\btry again with a (person|human|real person)\b",
             # The answers themselves are the complaint: "your answers are not helping", "that link has nothing to
             # do with my question".
             r"\b(answer|answers|reply|replies|response|responses|article|articles|link|links|suggestion|suggestions|"
@@ -281,6 +285,10 @@ _NEEDS_STAFF = re.compile(
             r"(charge|charges|fee|fees|bill|invoice|payment you took)\b",
             r"\b(never|didnt|did not|dont|do not) (agree|agreed|sign up|signed up|consent|consented) (to|for)\b",
             r"\b(overcharg\w*|over charg\w*|charged (me )?too much|charging (me )?too much)\b",
+            r"\b(charg\w*|bill\w*|took|taken|debit\w*)\b.{0,20}\bafter (i |we )?(cancel\w*|clos\w*|unsubscrib\w*|"
+            r"downgrad\w*)",
+            r"\b(payouts?|deposits?|money|funds)\b.{0,20}\b(delayed|late|held)\b.{0,25}\b(weeks?|days|months?)\b",
+            r"\b(without|no|with no) (any )?(explanation|reason|warning|notice)\b",
             # Kept waiting: the assistant cannot make up for it.
             r"\b(waiting|waited)\b.{0,30}\b(minutes|mins|hours|hrs|days|weeks|forever|ages)\b.{0,30}\b(respond|reply|"
             r"answer|get back|help)\w*\b",

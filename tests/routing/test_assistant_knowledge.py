@@ -412,3 +412,19 @@ def test_other_ways_of_cancelling_or_asking_for_money_back():
     defaults = triggers.handoff_keywords([])
     assert triggers.matched_keyword("please terminate my subscription", defaults)
     assert triggers.matched_keyword("just pay me back what you took", defaults)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "you billed us again after we cancelled in may",
+        "our deposits have been held for 3 weeks",
+        "my account was restricted with no explanation",
+    ],
+)
+def test_charges_after_cancelling_and_unexplained_holds_need_staff(text):
+    assert triggers.needs_staff(text) == "needs_staff"
+
+
+def test_a_wrong_answer_is_a_complaint_about_the_assistant():
+    assert triggers.asks_for_person("that's the wrong answer")
