@@ -29,8 +29,21 @@ DEFAULT_TOPICS: dict[str, dict[str, float]] = {
         "bill": 2,
         "billing": 3,
         "invoice": 3,
-        "charge": 2,
-        "charged": 3,
+        # "Charge" is also what a card reader does ("takes 10 sec to charge", "charging cable", "in charge"):
+        # only as the money taken from the customer.
+        "charged me": 3,
+        "charged my": 3,
+        "charged us": 3,
+        "charged for": 3,
+        "charged twice": 3,
+        "a charge": 2,
+        "the charge": 2,
+        "this charge": 2,
+        "charges on": 2,
+        "charges from": 2,
+        "monthly charge": 3,
+        "extra charge": 2,
+        "you charge": 2,
         "refund": 3,
         "subscription": 3,
         "plan fee": 2,
@@ -251,7 +264,8 @@ TOPIC_MIN_SCORE = 1.5
 def classify_topic(message: str, articles: Sequence[ScoredArticle] = ()) -> str:
     table = topics()
     scores = {name: _term_hits(message, terms) for name, terms in table.items()}
-    if articles and articles[0].article.topic in scores:
+    # A general article says the message has no particular topic; it does not outvote the message's own terms.
+    if articles and articles[0].article.topic in scores and articles[0].article.topic != GENERAL:
         weight = ARTICLE_WEIGHT_PERSON_REQUEST if triggers.asks_for_person(message) else ARTICLE_WEIGHT
         scores[articles[0].article.topic] += weight * articles[0].score
     best, value = max(scores.items(), key=lambda item: (item[1], item[0] == GENERAL))

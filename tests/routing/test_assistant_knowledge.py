@@ -428,3 +428,29 @@ def test_charges_after_cancelling_and_unexplained_holds_need_staff(text):
 
 def test_a_wrong_answer_is_a_complaint_about_the_assistant():
     assert triggers.asks_for_person("that's the wrong answer")
+
+
+def test_singular_plural_and_verb_forms_share_a_stem():
+    from routing.assistant.text import stem
+
+    assert stem("invoices") == stem("invoice")
+    assert stem("charges") == stem("charge") == stem("charged")
+    assert stem("taxes") == "tax" and stem("batteries") == "battery"
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("you charged me for two readers", "billing"),
+        ("the reader takes forever to charge, battery at 5%", "technical"),
+    ],
+)
+def test_charge_as_money_or_as_a_battery(text, topic):
+    assert triage.classify_topic(text) == topic
+
+
+def test_a_general_article_does_not_outvote_the_messages_own_terms():
+    index = KnowledgeIndex([Article(1, "Staff accounts", "Add staff and set passcodes.", "staff, passcode", "general")])
+    message = "how do i reset a staff passcode"
+    assert triage.classify_topic(message, index.search(message)) == "technical"
+    assert triage.classify_topic("hello there", index.search("hello there")) == "general"
