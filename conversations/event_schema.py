@@ -155,6 +155,38 @@ EVENT_SCHEMAS: dict[str, dict[str, Any]] = {
             }
         },
     ),
+    # The assistant's draft in email draft mode: written (pending), then sent or discarded by an agent.
+    "draft.updated": _event(
+        "draft.updated",
+        {
+            "draft": {
+                "type": "object",
+                "required": [
+                    "id",
+                    "conversation_id",
+                    "status",
+                    "body",
+                    "confidence",
+                    "for_message_id",
+                    "sent_message_id",
+                    "reviewed_by_id",
+                    "edited",
+                ],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "conversation_id": {"type": "integer"},
+                    "status": {"enum": ["pending", "sent", "discarded"]},
+                    "body": {"type": "string"},
+                    "confidence": {"type": ["number", "null"]},
+                    "for_message_id": _nullable_int,
+                    "sent_message_id": _nullable_int,
+                    "reviewed_by_id": _nullable_int,
+                    "edited": {"type": "boolean"},
+                },
+                "additionalProperties": False,
+            }
+        },
+    ),
     "contact.updated": _event(
         "contact.updated",
         {"contact": {"type": "object", "required": ["id", "name"]}, "merged_from": _nullable_int},

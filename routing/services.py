@@ -38,11 +38,13 @@ from conversations.models import (
     SenderKind,
     Status,
 )
+from conversations.realtime import inbox_group, send_event_on_commit
 from conversations.services import (
     ServiceError,
     _append_message,
     _broadcast_conversation,
     _broadcast_message,
+    _check_assignable,
     _enqueue_send,
     _lock,
     _record,
@@ -272,23 +274,69 @@ def assistant_draft_create(
         )
         _save(conversation, ["assistant_state"], now=now)
         _broadcast_message(draft, conversation)
+        _broadcast_draft(draft, conversation)
     return draft
 
 
-def _lock_pending_draft(draft: Message) -> Message:
-    locked = Message.objects.select_for_update().select_related("conversation").get(pk=draft.pk)
-    metadata = locked.metadata if isinstance(locked.metadata, dict) else {}
-    if metadata.get("assistant_draft") != DRAFT_PENDING:
-        raise ServiceError("This draft was already sent or discarded.")
+class DraftAlreadyReviewed(ServiceError):
+    """The draft was sent or discarded before (a second click, or another agent first)."""
+
+
+def draft_status(message: Message) -> str:
+    """pending, sent or discarded; "" for a message that is not an assistant draft."""
+    metadata = message.metadata if isinstance(message.metadata, dict) else {}
+    status = metadata.get("assistant_draft")
+    return status if status in (DRAFT_PENDING, DRAFT_SENT, DRAFT_DISCARDED) else ""
+
+
+def draft_payload(draft: Message) -> dict[str, Any]:
+    metadata = draft.metadata if isinstance(draft.metadata, dict) else {}
+    reviewed_by = metadata.get("reviewed_by")
+    sent_as = metadata.get("sent_as")
+    return {
+        "id": draft.pk,
+        "conversation_id": draft.conversation_id,
+        "status": draft_status(draft),
+        "body": draft.body,
+        "confidence": draft.confidence,
+        "for_message_id": metadata.get("for_message") if isinstance(metadata.get("for_message"), int) else None,
+        "sent_message_id": sent_as if isinstance(sent_as, int) else None,
+        "reviewed_by_id": reviewed_by if isinstance(reviewed_by, int) else None,
+        "edited": bool(metadata.get("edited", False)),
+    }
+
+
+def _broadcast_draft(draft: Message, conversation: Conversation) -> None:
+    # Agents only: a draft is a private note until an agent sends it, so never the visitor's group.
+    send_event_on_commit(
+        {"type": "draft.updated", "draft": draft_payload(draft)}, groups=[inbox_group(conversation.inbox_id)]
+    )
+
+
+def _lock_pending_draft(conversation: Conversation, draft: Message) -> Message:
+    """The draft, locked after its conversation (the order every service takes), if it is still pending."""
+    locked = Message.objects.select_for_update().filter(pk=draft.pk, conversation=conversation).first()
+    if locked is None or not draft_status(locked):
+        raise ServiceError("This message is not a draft of this conversation.")
+    if draft_status(locked) != DRAFT_PENDING:
+        raise DraftAlreadyReviewed(f"This draft was already {draft_status(locked)}.")
     return locked
 
 
 def assistant_draft_send(*, draft: Message, agent: Any, body: str | None = None) -> Message:
-    """An agent sends the assistant's draft, edited or as it is, as her own reply."""
+    """An agent sends the assistant's draft, edited or as it is, as her own reply.
+
+    The reply goes through :func:`message_send_reply` (queued, handed to the channel after
+    commit). The draft is locked and checked in the same transaction, so a second click, or a
+    second agent at the same moment, is refused rather than sending the text twice.
+    """
     with transaction.atomic():
-        draft = _lock_pending_draft(draft)
+        conversation = _lock(draft.conversation)
+        draft = _lock_pending_draft(conversation, draft)
         text = (draft.body if body is None else body).strip()
-        reply = message_send_reply(conversation=draft.conversation, author=agent, body=text)
+        if not text:
+            raise ServiceError("A reply needs text.")
+        reply = message_send_reply(conversation=conversation, author=agent, body=text)
         draft.metadata = {
             **draft.metadata,
             "assistant_draft": DRAFT_SENT,
@@ -297,17 +345,21 @@ def assistant_draft_send(*, draft: Message, agent: Any, body: str | None = None)
             "reviewed_by": agent.pk,
         }
         draft.save(update_fields=["metadata"])
+        _record(conversation, EventKind.NOTE, actor=agent, message=draft, data={"draft": DRAFT_SENT, "reply": reply.pk})
+        _broadcast_draft(draft, conversation)
     return reply
 
 
 def assistant_draft_discard(*, draft: Message, actor: Any) -> Message:
     """An agent throws the assistant's draft away; it stays in the thread as a discarded note."""
     with transaction.atomic():
-        draft = _lock_pending_draft(draft)
+        conversation = _lock(draft.conversation)
+        _check_assignable(conversation, actor)
+        draft = _lock_pending_draft(conversation, draft)
         draft.metadata = {**draft.metadata, "assistant_draft": DRAFT_DISCARDED, "reviewed_by": actor.pk}
         draft.save(update_fields=["metadata"])
-        conversation = _lock(draft.conversation)
-        _record(conversation, EventKind.NOTE, actor=actor, message=draft, data={"draft": "discarded"})
+        _record(conversation, EventKind.NOTE, actor=actor, message=draft, data={"draft": DRAFT_DISCARDED})
+        _broadcast_draft(draft, conversation)
     return draft
 
 
@@ -611,10 +663,17 @@ def assistant_process_message(*, message: Message, backend: Backend | None = Non
         allowed_link_hosts=_link_hosts(articles),
     )
     result: AssistantResult = (backend or get_backend()).answer(context)
-    return _apply(conversation, message, result, notify=notify)
+    return _apply(conversation, message, result, notify=notify, link_hosts=context.allowed_link_hosts)
 
 
-def _apply(conversation: Conversation, message: Message, result: AssistantResult, *, notify: bool) -> str:
+def _apply(
+    conversation: Conversation,
+    message: Message,
+    result: AssistantResult,
+    *,
+    notify: bool,
+    link_hosts: frozenset[str] = frozenset(),
+) -> str:
     inbox = conversation.inbox
     if result.topic and conversation.topic in ("", triage.GENERAL) and result.topic != conversation.topic:
         assistant_set_topic(conversation=conversation, topic=result.topic)
@@ -644,7 +703,8 @@ def _apply(conversation: Conversation, message: Message, result: AssistantResult
     written = write(
         conversation=conversation,
         for_message=message,
-        body=result.reply,
+        # Whatever the backend: links only to the knowledge base's hosts and the company's own.
+        body=knowledge.strip_disallowed_links(result.reply, set(link_hosts)),
         confidence=result.confidence,
         state_updates={"fallbacks": fallbacks},
         article_ids=result.article_ids,

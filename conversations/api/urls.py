@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from conversations.api import exports, views, webhooks
 from conversations.api.attachments import AttachmentDownloadView
+from routing import api as routing_api
 
 router = DefaultRouter()
 router.register("conversations", views.ConversationViewSet, basename="conversation")
@@ -34,6 +35,17 @@ urlpatterns = [
     path("realtime/ticket/", views.RealtimeTicketView.as_view(), name="realtime-ticket"),
     path("attachments/<int:pk>/download/", AttachmentDownloadView.as_view(), name="attachment-download"),
     path("conversations/<str:conversation_pk>/messages/", messages, name="conversation-messages"),
+    path("conversations/<str:conversation_pk>/drafts/", routing_api.DraftListView.as_view(), name="draft-list"),
+    path(
+        "conversations/<str:conversation_pk>/drafts/<str:draft_pk>/send/",
+        routing_api.DraftSendView.as_view(),
+        name="draft-send",
+    ),
+    path(
+        "conversations/<str:conversation_pk>/drafts/<str:draft_pk>/discard/",
+        routing_api.DraftDiscardView.as_view(),
+        name="draft-discard",
+    ),
     # Before the router: its conversation detail route would take "export.csv" as an id.
     path("conversations/export.csv", exports.ConversationListExportView.as_view(), name="conversation-list-export"),
     path(

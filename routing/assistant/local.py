@@ -14,6 +14,8 @@ from routing.assistant.types import AssistantContext, AssistantResult
 # Below this retrieval score the best article is probably not about the question.
 ANSWER_MIN_SCORE = 0.35
 MAX_SENTENCES = 3
+# Sentiment (-1 angry .. 1 happy) at or below which an unanswerable message goes to a person.
+UNHAPPY = -0.5
 MAX_REPLY_CHARS = 600
 
 FALLBACK_REPLY = (
@@ -51,6 +53,10 @@ class LocalResponder:
                 action="handoff", handoff_reason="customer_asked", confidence=1.0, topic=topic, urgency=urgency
             )
         reason = triggers.needs_staff(context.message) or ("urgent" if urgency == "urgent" else "")
+        best_score = articles[0].score if articles else 0.0
+        if not reason and best_score < ANSWER_MIN_SCORE and triage.sentiment(context.message) <= UNHAPPY:
+            # An upset customer whose message the knowledge base does not answer: a fallback would make it worse.
+            reason = "unhappy_unanswered"
         if reason:
             return AssistantResult(
                 action="handoff", handoff_reason=reason, confidence=1.0, topic=topic, urgency=urgency

@@ -45,13 +45,19 @@ def normalize(text: str) -> str:
 def stem(word: str) -> str:
     if len(word) <= 4 or word.isdigit():
         return word
+    base = word
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             base = word[: -len(suffix)]
             if suffix in ("ies", "ied"):
                 return base + "y"
-            return base
-    return word
+            if suffix == "es" and not base.endswith(("s", "x", "z", "ch", "sh")):
+                base = word[:-1]  # "invoices" is "invoice" + s, "taxes" is "tax" + es
+            break
+    # A final e goes, so "charge", "charges" and "charged" meet on "charg".
+    if base.endswith("e") and len(base) > 4:
+        base = base[:-1]
+    return base
 
 
 def words(text: str) -> list[str]:

@@ -19,6 +19,16 @@ DEFAULT_HANDOFF_KEYWORDS = ("urgent", "refund", "cancel my subscription")
 # The defaults in the other languages customers write in (used only when an inbox sets no keywords).
 _DEFAULT_KEYWORD_VARIANTS = (
     "cancel subscription",
+    "money back",
+    "give me back",
+    "pay me back",
+    "end my subscription",
+    "stop my subscription",
+    "terminate my subscription",
+    "cancel my plan",
+    "cancel my membership",
+    "reimburse",
+    "reimbursement",
     "cancel my sub",
     "urgente",
     "urgence",
@@ -40,7 +50,7 @@ _PERSON = text.wordset(
     someone manager supervisor employee advisor adviser specialist associate
     humano humana persona personas agente representante alguien asesor asesora operador operadora encargado gerente
     pessoa atendente alguem humain humaine personne conseiller conseillere quelquun operateur responsable mensch
-    mitarbeiter mitarbeiterin jemand jemandem berater
+    mitarbeiter mitarbeiterin jemand jemandem berater menschen menschlichen
     """
 )
 # Vague on their own ("someone charged my card twice"): they count only with a wish to reach them.
@@ -55,11 +65,14 @@ _REACH = re.compile(
             r"\b(talk|talking|speak|speaking|chat|chatting|connect|connecting|transfer|escalate|forward|switch)\b",
             r"\b(put me (through|in touch)|get me|give me|let me|i want|i need|i would like|id like|can i get)\b",
             r"\b(can i have|may i|where is|wheres|bring|send me|is there)\b",
+            r"\b(get|fetch|bring|call|want|need) (me )?your\b",
             r"\b(call me|phone me|ring me|call back|callback|contact me|reach me|reach out|email me)\b",
             r"\b(hablar|habla|hable|comunicar|comunicarme|pasame|paseme|pasar|contactar|llamar|llamarme|llame|quiero)\b",
             r"\b(necesito|quisiera|puedo|falar|quero|preciso)\b",
             r"\b(parler|joindre|contacter|rappeler|passer|veux|voudrais|besoin|puis)\b",
             r"\b(sprechen|verbinden|mochte|moechte|brauche)\b",
+            # On the phone: "quelqu'un au téléphone", "alguien por teléfono", "a person on the phone".
+            r"\b(phone|telephone|telefono|telefon|telefone)\b",
         ]
     )
 )
@@ -68,9 +81,42 @@ _REACH_GROUP = re.compile(
     r"\b(talk|speak|chat|contact|call|reach|get|connect me|transfer me|put me through)( to| with)?"
     r" (your |the |a |an |some )?(\w+ )?(team|support|department|staff|desk|office|service|customer service)\b"
 )
+# The same in the other languages: "me comunican con soporte", "parler au service client".
+_REACH_GROUP_OTHER = re.compile(
+    r"\b(comunic\w*|contactar|hablar|pase\w*|pasa\w*|conect\w*|parler|contacter|joindre|passer|sprechen|verbinden|"
+    r"falar|ligar)\b.{0,15}\b(soporte|atencion al cliente|servicio al cliente|equipo|ventas|service client|"
+    r"service clientele|equipe|kundendienst|kundenservice|support|suporte|atendimento)\b"
+)
 # Asking for a call back or an escalation is asking for a person, even without a word for one.
-_CALLBACK = re.compile(r"\b(call ?back|call me|phone me|ring me|escalate|escalation|llamenme|rappelez moi)\b")
-_ANYONE_THERE = re.compile(r"\b(is )?(anyone|anybody|somebody|someone|any one) (there|here|home|alive|real|around)\b")
+_CALLBACK = re.compile(
+    "|".join(
+        [
+            r"\b(call ?back|call me|phone me|ring me|call us|ring us|escalate|escalation|llamenme|rappelez moi)\b",
+            r"\b(etre rappelee?|me rappeler|rappelle moi|que me llamen|me llamen|devolver la llamada|ruckruf|"
+            r"zuruckrufen|zurueckrufen|me liguem|me ligar)\b",
+            r"\b(a|an) (quick )?(phone |video )?(call|ring) (from|with|back)\b",
+            r"\b(give|giving) (me|us) a (call|ring|phone)\b|\b(schedule|book|arrange|set up) a (phone )?call\b",
+            r"\bon the (line|phone)\b|\bphone number\b.{0,30}\b(call|talk|speak|reach)\b",
+            r"\b(talk|speak) (to|with) (you|someone|somebody|anyone) (on|by|over) the phone\b",
+        ]
+    )
+)
+# "Who can I speak to?", "let me talk to whoever handles this": asking who the person is, is asking for one.
+_WHO_TO_REACH = re.compile(
+    r"\b(who|whom|whoever)\b.{0,25}\b(talk|speak|chat|contact|write|email|call|reach|ask)\b"
+    r"|\b(talk|speak|chat|get in touch) (to|with) (whoever|whomever|who)\b"
+    r"|\b(a|one of your|any of your) (colleague|colleagues|coworker|coworkers|team member|team members|people|folks|"
+    r"guys|staff)\b"
+    r"|\b(someone|somebody|anyone|person) (senior|higher up|in charge|more senior|qualified|competent)\b"
+    r"|\bpass (this |it |me )?(on |over |along )?to (someone|somebody|a person|a human|your|the)\b"
+    r"|\bdiscuss (this |it )?with (a |one of |your |someone|somebody)"
+    r"|\bcon quien (puedo )?(hablar|comunicarme)\b|\ba qui (je peux|puis je) (parler|m adresser)\b"
+)
+_ANYONE_THERE = re.compile(
+    r"\b(is )?(anyone|anybody|somebody|someone|any one) (there|here|home|alive|real|around|available|awake)\b"
+    r"|\b(hay )?alguien (ahi|alli|aqui|ahy|disponible)\b|\b(il )?y a quelquun\b|\bist (da |hier )?(jemand|wer)\b"
+    r"|\btem alguem\b"
+)
 # Complaints about the bot mean the same thing: get me out of here.
 _BOT = r"(bot|robot|chatbot|ai|machine|computer|automated|autoresponder|auto reply|ia|maquina|programa)"
 _BOT_COMPLAINT = re.compile(
@@ -81,16 +127,41 @@ _BOT_COMPLAINT = re.compile(
             r"inutil|inutile|no sirve|no entiende|no me entiende|nul|ne comprend)",
             rf"\b(stop|enough|no more|dont want|do not want|tired of|done with|hate|not|talk to a|talking to a)\b"
             rf".{{0,20}}\b{_BOT}\b",
+            rf"\b(you are|youre|ur|u r|u are|this is) (just |only )?(a |an )?{_BOT}\b",
             r"\b(are you|is this|am i talking to|am i chatting with|es un|eres un|c est un|tu es un)"
             rf" (a |an )?{_BOT}\b",
             r"\b(you(re| are) (not|no) help(ing|ful)?|this (is|isnt) (not )?help(ing|ful)|you dont understand)\b",
             r"\b(useless|inutil|inutile|worthless|pointless)\b",
             r"\b(stop (replying|responding|answering|sending)|dont want (an )?(automated|canned))\b",
             r"\b(not understanding|dont get it|not listening|(actual|real|proper) help|not what i asked)\b",
-            r"\b(didnt|doesnt|did not|does not) (answer|help)\b",
             r"\bthanks for nothing\b",
+            r"\b(wrong|incorrect|not the right|not a real) answer\b|\btry again with a (person|human|real person)\b",
+            # The answers themselves are the complaint: "your answers are not helping", "that link has nothing to
+            # do with my question".
+            r"\b(answer|answers|reply|replies|response|responses|article|articles|link|links|suggestion|suggestions|"
+            r"you|bot|chat|this|that) (are |is |were |was |have been |has been )?(still )?"
+            r"(not|isnt|arent|wasnt|werent|doesnt|dont|didnt|never) (really |even )?"
+            r"(help|helping|helpful|useful|relevant|answer|answering|working)\b",
+            r"\b(nothing to do with|unrelated to|irrelevant to) (my|what i)\b",
+            r"\b(dont|do not|cant|cannot|wouldnt) trust\b.{0,20}\b(automated|bot|bots|ai|robot|machine|answers?)\b",
+            r"\b(going nowhere|going in circles|round in circles|same (answer|reply|article) (again|over))\b",
+            r"\b(no me (ayuda|sirve)|no ayuda|ca ne m aide pas|ne m aide pas|hilft (mir )?nicht)\b",
         ]
     )
+)
+# A person word said as a demand: "sales rep please", "agent now", "humano por favor".
+_PERSON_PLEASE = re.compile(
+    rf"\b({_PERSON_ALT}) (please|pls|plz|asap|now|right now|thanks|thx|por favor|porfa|svp|s il vous plait|bitte)\b"
+)
+# A person asked to do something: "could an agent check my order", "can someone look into this".
+_MODAL = r"\b(can|could|would|will|may|might|should|please (have|let|ask)) (a |an |some |one of your |your )?"
+# Staff roles are also roles in the merchant's own shop ("can a manager approve discounts?"): not here.
+_ROLES = text.wordset("manager supervisor employee associate specialist mitarbeiter mitarbeiterin encargado gerente")
+_STRONG_PERSON_ALT = "|".join(sorted(_PERSON - _WEAK_PERSON - _ROLES))
+_PERSON_ASKED = re.compile(
+    rf"{_MODAL}(real |actual |live )?({_STRONG_PERSON_ALT})\b"
+    rf"|{_MODAL}(someone|somebody|anyone|anybody) (look|check|review|contact|call|email|ring|phone|get back|reach|"
+    r"help me|help us|take a look|have a look|investigate|sort)"
 )
 _NEGATED = re.compile(
     r"\b(dont|do not|no need to|without|not|never) (need|want|talk|speak|wait for|bother)?\s?(a |an |to a |to )?"
@@ -107,18 +178,21 @@ class Trigger:
 
 def asks_for_person(message: str) -> bool:
     """Whether the customer is asking to be passed to a person (or is fed up with the bot)."""
-    ws = text.words(message.replace("quelqu'un", "quelquun").replace("quelqu un", "quelquun"))
+    ws = _words(message.replace("quelqu'un", "quelquun").replace("quelqu un", "quelquun"))
     if not ws:
         return False
     joined = " ".join(ws)
     if _NEGATED.search(joined):
         return False
-    if any(p.search(joined) for p in (_BOT_COMPLAINT, _ANYONE_THERE, _REACH_GROUP, _CALLBACK)):
+    families = (_BOT_COMPLAINT, _ANYONE_THERE, _REACH_GROUP, _REACH_GROUP_OTHER, _CALLBACK, _WHO_TO_REACH)
+    if any(p.search(joined) for p in families):
+        return True
+    if _PERSON_ASKED.search(joined):
         return True
     persons = [w for w in ws if w in _PERSON]
     if not persons:
         return False
-    if _REAL_PERSON.search(joined):
+    if _REAL_PERSON.search(joined) or _PERSON_PLEASE.search(joined):
         return True
     if len(ws) <= _SHORT and any(w not in _WEAK_PERSON for w in persons):
         return True
@@ -133,14 +207,30 @@ _THIRD_PARTY = re.compile(
 
 def matched_keyword(message: str, keywords: Sequence[str]) -> str:
     """The first configured handoff keyword (a word or phrase) in the message, or ""."""
-    joined = " " + " ".join(text.words(message)) + " "
+    words = _words(message)
+    joined = " " + " ".join(words) + " "
     if _THIRD_PARTY.search(joined):
         return ""
+    # Word forms count too: "refunded", "refunds" and "cancelled subscriptions" are the same requests.
+    stemmed = " " + " ".join(text.stem(w) for w in words) + " "
     for keyword in keywords:
         phrase = " ".join(text.words(keyword))
-        if phrase and f" {phrase} " in joined:
+        if not phrase:
+            continue
+        stems = " ".join(text.stem(w) for w in phrase.split())
+        if f" {phrase} " in joined or f" {stems} " in stemmed:
+            if _NEGATED_KEYWORD.search(joined.split(f" {phrase.split()[0]}", 1)[0][-40:] + " "):
+                continue  # "I'm not asking for a refund, just..."
             return keyword
     return ""
+
+
+# Words just before a keyword that take the wish back: "not asking for a refund", "no need to cancel".
+# Only a negated wish: "I have not received my refund" and "still no refund" are complaints.
+_NEGATED_KEYWORD = re.compile(
+    r"\b((not|dont|do not|doesnt|isnt|arent)( really| even)? (asking|looking|wanting|want|need|requesting|after)"
+    r"( for| to)?|no need (for|to))( a| an| my| the)? $"
+)
 
 
 def handoff_keywords(configured: Sequence[str] | None) -> Sequence[str]:
@@ -162,6 +252,60 @@ _NEEDS_STAFF = re.compile(
             r"\b(verify|verification of) (my )?identity\b|\bidentity (check|verification)\b",
             r"\b(new owner|transfer ownership|change (the )?owner|selling the business|sold the business)\b",
             r"\b(no|lost|dont have|do not have|without)\b.{0,40}\bbackup codes\b",
+            # An account or money held back by us: only a person can look at why.
+            r"\b(my|our) (\w+ )?(account|payouts?|funds|money|balance|deposits?)\b"
+            r" (is |are |was |were |got |has been |have been |is being |are being )?(now |still |currently )?"
+            r"(on hold|held|under review|in review|paused|frozen|"
+            r"withheld|blocked|restricted|limited|stuck)\b",
+            r"\b(money|funds|balance|payouts?|deposits?)\b.{0,50}\b(vanished|disappeared|gone missing|is gone|"
+            r"are gone|went missing)\b",
+            r"\b(cuenta|dinero|pagos?) (esta |estan )?(bloquead[ao]s?|suspendid[ao]s?|retenid[ao]s?|congelad[ao]s?)\b"
+            r"|\b(compte|argent|virements?) (est |sont )?(bloques?|suspendus?|gele|geles|retenus?)\b"
+            r"|\bkonto\b.{0,15}\b(gesperrt|eingefroren)\b|\bconta (esta )?(bloqueada|suspensa)\b",
+            # Personal data and privacy requests.
+            r"\b(gdpr|rgpd|dsgvo|ccpa|right to be forgotten|data (deletion|access|subject) request)\b",
+            r"\b(delete|erase|remove|wipe) (all )?(of )?(my|our) (personal )?(data|information|info|details)\b"
+            r"|\b(borrar|eliminar) (todos )?mis datos\b|\bsupprimer (toutes )?mes donnees\b"
+            r"|\bmeine daten\b.{0,10}\bloschen\b",
+            # Complaints and repeat contacts: the customer is past what the knowledge base can do.
+            r"\b(file|filing|make|making|lodge|lodging|raise|raising|submit|submitting|formal|official|handles?|"
+            r"handling) (a |an |my |the )?(formal |official )?complaints?\b",
+            r"\b(queja|reclamacion|plainte|reclamation|beschwerde|reclamacao)\b",
+            r"\b(nobody|no one|noone|no body|nadie|personne|niemand|ninguem)\b.{0,20}\b(answers?|answered|answering|"
+            r"replies|replied|replying|responds?|responded|responding|gets? back|got back|called back|helps?|helped|"
+            r"responde|contesta|repond|antwortet|responde)\b",
+            # Charges the customer disputes: twice, after cancelling, not theirs.
+            r"\b(charg\w*|bill\w*|took|taken|debit\w*|paid|payments?)\b.{0,30}\b(twice|two times|double|2x|"
+            r"three times|3 times)\b",
+            r"\b(still|keep|keeps|kept) (being |getting )?(charg\w*|bill\w*|taking)\b"
+            r"|\b(stop|quit) (charging|billing|taking)\b",
+            r"\b(payments?|charges?|transactions?|purchases?)\b.{0,30}\b(i|we) (didnt|did not|never) (make|made|"
+            r"authori[sz]e|authori[sz]ed|do|did|order|ordered)\b",
+            r"\b(dispute|contest|challenge|disputing|contesting) (a |the |this |that |your |these |those )?"
+            r"(charge|charges|fee|fees|bill|invoice|payment you took)\b",
+            r"\b(never|didnt|did not|dont|do not) (agree|agreed|sign up|signed up|consent|consented) (to|for)\b",
+            r"\b(overcharg\w*|over charg\w*|charged (me )?too much|charging (me )?too much)\b",
+            r"\b(charg\w*|bill\w*|took|taken|debit\w*)\b.{0,20}\bafter (i |we )?(cancel\w*|clos\w*|unsubscrib\w*|"
+            r"downgrad\w*)",
+            r"\b(payouts?|deposits?|money|funds)\b.{0,20}\b(delayed|late|held)\b.{0,25}\b(weeks?|days|months?)\b",
+            r"\b(without|no|with no) (any )?(explanation|reason|warning|notice)\b",
+            # Kept waiting: the assistant cannot make up for it.
+            r"\b(waiting|waited)\b.{0,30}\b(minutes|mins|hours|hrs|days|weeks|forever|ages)\b.{0,30}\b(respond|reply|"
+            r"answer|get back|help)\w*\b",
+            r"\bfor (anyone|someone|somebody|a person|an agent) to (respond|reply|answer|get back|help|call)\b",
+            # Regulators, courts and the press.
+            r"\b(report (you|this)|reporting (you|this)|consumer protection|ombudsman|regulator|trading standards|"
+            r"better business bureau|bbb|small claims|court|the press|the media)\b",
+            # Someone pretending to be us.
+            r"\bsuspicious (text|sms|email|e mail|mail|call|message|link)\b"
+            r"|\b(claiming|pretending|claims|pretends) to be (you|from you|your|from your)\b",
+            # Money taken that the customer did not agree to.
+            r"\b(took|taken|taking|take|withdrew|withdrawn|debited|charged|billed|pulled|deducted|removed)\b.{0,40}"
+            r"\bwithout (asking|permission|my permission|consent|my consent|authori[sz]ation|telling me|warning|"
+            r"notice)\b",
+            r"\b(2nd|second|3rd|third|4th|fourth|5th|fifth|several|multiple|many|countless|100) times?\b.{0,20}"
+            r"\b(writing|written|wrote|contacting|contacted|asking|asked|emailing|emailed|messaging|messaged|"
+            r"reaching out|reached out|calling|called|chatting)\b",
         ]
     )
 )
@@ -171,6 +315,45 @@ def needs_staff(message: str) -> str:
     """Why only a person can help with this message ("" when the assistant may try)."""
     joined = " ".join(text.words(message))
     return "needs_staff" if _NEEDS_STAFF.search(joined) else ""
+
+
+# --- Typos -------------------------------------------------------------------------------------
+# "humen", "agnet", "conect", "represenative", "refnd": a word one edit away from exactly one word of a
+# request for a person or of a handoff keyword is read as that word (text.correct: five letters or more,
+# unique). Only those words: the situations needing staff are full of everyday words ("closed", "court")
+# that ordinary words ("close", "count") are one edit away from.
+
+
+def _pattern_words(source: str) -> set[str]:
+    # Whole words only: a stem followed by \\w*, ? or [...] in a pattern ("charg\\w*") is not a word.
+    found = re.findall(r"(?<![a-z\\\]])([a-z]+)(\\w|\?|\[|\(|)", source)
+    return {word for word, suffix in found if not suffix and len(word) >= 5}
+
+
+_TRIGGER_VOCABULARY = frozenset(
+    word
+    for source in [
+        _REACH.pattern,
+        _REACH_GROUP.pattern,
+        _REACH_GROUP_OTHER.pattern,
+        _CALLBACK.pattern,
+        _BOT,
+        " ".join(_PERSON),
+        " ".join(DEFAULT_HANDOFF_KEYWORDS),
+        " ".join(_DEFAULT_KEYWORD_VARIANTS),
+    ]
+    for word in _pattern_words(source)
+) - text.wordset(
+    # Everyday words of those patterns: a neighbour of one ("these", "tough") is more likely a word than a typo.
+    """
+    there where wheres would quick video touch number office email reply money client customer through giving
+    bring fetch staff schedule arrange people machine computer cliente
+    """
+)
+
+
+def _words(message: str) -> list[str]:
+    return [w if w in text.STOPWORDS else text.correct(w, _TRIGGER_VOCABULARY) for w in text.words(message)]
 
 
 def customer_trigger(message: str, *, keywords: Sequence[str]) -> Trigger | None:

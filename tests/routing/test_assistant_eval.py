@@ -29,3 +29,8 @@ def test_metrics_count_what_they_say():
         run.Outcome("d", "answer", "sales", "answer", "sales", ""),
     ]
     assert run.metrics(outcomes) == {"handoff_recall": 0.5, "false_handoff_rate": 0.5, "topic_accuracy": 0.75}
+
+
+def test_every_message_is_in_the_split_its_text_decides():
+    rows = run.load("all")
+    assert all(row["split"] == run.split_of(row["text"]) for row in rows)

@@ -192,3 +192,265 @@ def test_local_responder_hands_off_what_only_staff_can_handle(text, reason):
 def test_typos_still_find_the_article():
     index = KnowledgeIndex([Article(1, "Payout schedule", "When money arrives.", "payout, deposit")])
     assert index.search("payot not recieved")[0].article.id == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "could you have a colleague check my case",  # a colleague
+        "who do I write to about this?",  # asking who the person is
+        "happy to chat with whoever runs your partnerships",
+        "supervisor please",  # a person word said as a demand
+        "I'd like a call from someone tomorrow morning",  # a call back
+        "can you give us a ring",
+        "your replies aren't helping",  # the answers are the complaint
+        "that link has nothing to do with what i asked",
+        "i cannot trust a bot with this",
+        "alguien ahi?",
+        "y a quelqu'un ?",
+        "ist da jemand?",
+        "une personne au téléphone svp",
+    ],
+)
+def test_more_ways_of_asking_for_a_person(text):
+    assert triggers.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how do I connect the printer to my phone",  # "phone" with no person word
+        "who is the payout sent to if I have two bank accounts",  # "who" without reaching anyone
+        "restarting the reader doesn't help, still blinking",  # a troubleshooting step, not the assistant
+        "no need for a person, how do I export a report",
+    ],
+)
+def test_near_misses_are_not_requests_for_a_person(text):
+    assert not triggers.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "why are my funds on hold",
+        "my deposits have been paused since monday",
+        "all the money in my balance disappeared overnight",
+        "cuenta bloqueada desde ayer",
+        "you debited my account without permission",
+        "erase all my personal data please",
+        "GDPR access request for my account",
+        "I want to lodge a complaint",
+        "nobody has got back to me since tuesday",
+        "this is the fourth time I'm contacting you about it",
+    ],
+)
+def test_more_situations_only_staff_can_handle(text):
+    assert triggers.needs_staff(text) == "needs_staff"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how long are payouts held for new accounts?",  # a question about the schedule, nothing held yet
+        "my customers complain the receipts are faint",
+        "how do I take a deposit for a booking",
+    ],
+)
+def test_ordinary_money_questions_do_not_need_staff(text):
+    assert triggers.needs_staff(text) == ""
+
+
+def test_keywords_match_other_forms_of_the_word():
+    assert triggers.matched_keyword("I want it refunded", ["refund"]) == "refund"
+    assert triggers.matched_keyword("Refunds please", ["refund"]) == "refund"
+    assert not triggers.matched_keyword("refundable deposit?", ["refund"])
+
+
+def test_phrases_match_other_word_forms_in_the_topic_classifier():
+    # "process payments" meets the term "process payment".
+    assert triage.classify_topic("we cannot process payments") == "technical"
+
+
+def test_a_request_for_a_person_is_not_given_the_topic_of_a_loosely_matching_article():
+    index = KnowledgeIndex([Article(1, "Closing your account", "How to close an account.", "account", "billing")])
+    message = "can a person look at my account"
+    assert index.search(message)[0].article.topic == "billing"
+    assert triage.classify_topic(message, index.search(message)) == "general"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("could an agent check my order", True),
+        ("can someone look into this for me", True),
+        ("can a manager approve discounts on the register?", False),  # a role in the merchant's shop
+        ("can someone explain the fee on my invoice in the app", False),
+    ],
+)
+def test_a_person_asked_to_do_something(text, expected):
+    assert triggers.asks_for_person(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("im not looking for a refund, why is the fee higher", ""),
+        ("no need to cancel my subscription, just pause it?", ""),
+        ("I have not received my refund", "refund"),  # a complaint, not a wish taken back
+        ("still no refund after two weeks", "refund"),
+        ("I just want my money back", "money back"),
+        ("a client asked for their money back", ""),  # the merchant's own customer
+    ],
+)
+def test_keywords_taken_back_do_not_count(text, expected):
+    assert triggers.matched_keyword(text, triggers.handoff_keywords([])) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "you billed me 3 times for one month",
+        "I keep getting charged after closing my account",
+        "there's a transaction here we never authorised",
+        "I'll take this to small claims court",
+        "got an email pretending to be from you asking for my bank login",
+    ],
+)
+def test_disputes_threats_and_impersonation_need_staff(text):
+    assert triggers.needs_staff(text) == "needs_staff"
+
+
+@pytest.mark.parametrize(
+    "text", ["necesito comunicarme con atencion al cliente", "je voudrais joindre le service client"]
+)
+def test_reaching_a_team_in_other_languages(text):
+    assert triggers.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ur just a bot right", True),
+        ("j'aimerais être rappelée demain", True),
+        ("que me llamen por favor", True),
+        ("how do I dispute a chargeback from a customer", False),
+    ],
+)
+def test_bot_statements_and_call_backs_in_other_languages(text, expected):
+    assert triggers.asks_for_person(text) is expected
+
+
+def test_disputing_our_charge_needs_staff_but_answering_a_chargeback_does_not():
+    assert triggers.needs_staff("I want to dispute this fee on my statement") == "needs_staff"
+    assert triggers.needs_staff("how do I dispute a chargeback from a customer") == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("get me a humen", True),
+        ("conect me to an agnet", True),
+        ("can i speek to a represenative", True),
+        ("how do I close my account completely", False),  # "close" is a word, not a typo of "closed"
+        ("inventory count is off after the sync", False),  # nor "count" of "court"
+        ("these reports are wrong", False),
+    ],
+)
+def test_typos_of_a_request_for_a_person(text, expected):
+    assert (triggers.customer_trigger(text, keywords=triggers.handoff_keywords([])) is not None) is expected
+    assert triggers.needs_staff(text) == ""
+
+
+def test_typos_of_a_keyword():
+    assert triggers.matched_keyword("my refnd never came", triggers.handoff_keywords([])) == "refund"
+
+
+def test_an_upset_customer_the_knowledge_base_cannot_answer_goes_to_a_person():
+    index = KnowledgeIndex(
+        [Article(1, "Receipt printer not printing", "Check the paper roll. Turn it off and on.", "printer, paper")]
+    )
+    responder = LocalResponder()
+
+    def answer(message: str) -> Any:
+        return responder.answer(AssistantContext(message=message, articles=tuple(index.search(message))))
+
+    upset = answer("absolutely unacceptable, 3 weeks and still nothing 😡")
+    assert (upset.action, upset.handoff_reason) == ("handoff", "unhappy_unanswered")
+    # Upset but answerable: the answer is the better help.
+    assert answer("ugh this printer is terrible, receipt printer not printing paper").action == "reply"
+    # Unanswerable but calm: the fallback asks for more.
+    assert answer("do you sell bikes?").action == "reply"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'd like to go over this with one of your staff",
+        "could you hand this to someone more senior",
+        "please pass me to your supervisor",
+        "can we discuss it with someone on your side",
+    ],
+)
+def test_asking_for_someone_senior_or_one_of_the_team(text):
+    assert triggers.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I didn't sign up for this add-on",
+        "you overcharged us in june",
+        "been waiting two hours for a reply",
+        "still waiting for someone to get back to me",
+    ],
+)
+def test_charges_not_agreed_and_long_waits_need_staff(text):
+    assert triggers.needs_staff(text) == "needs_staff"
+
+
+def test_other_ways_of_cancelling_or_asking_for_money_back():
+    defaults = triggers.handoff_keywords([])
+    assert triggers.matched_keyword("please terminate my subscription", defaults)
+    assert triggers.matched_keyword("just pay me back what you took", defaults)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "you billed us again after we cancelled in may",
+        "our deposits have been held for 3 weeks",
+        "my account was restricted with no explanation",
+    ],
+)
+def test_charges_after_cancelling_and_unexplained_holds_need_staff(text):
+    assert triggers.needs_staff(text) == "needs_staff"
+
+
+def test_a_wrong_answer_is_a_complaint_about_the_assistant():
+    assert triggers.asks_for_person("that's the wrong answer")
+
+
+def test_singular_plural_and_verb_forms_share_a_stem():
+    from routing.assistant.text import stem
+
+    assert stem("invoices") == stem("invoice")
+    assert stem("charges") == stem("charge") == stem("charged")
+    assert stem("taxes") == "tax" and stem("batteries") == "battery"
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("you charged me for two readers", "billing"),
+        ("the reader takes forever to charge, battery at 5%", "technical"),
+    ],
+)
+def test_charge_as_money_or_as_a_battery(text, topic):
+    assert triage.classify_topic(text) == topic
+
+
+def test_a_general_article_does_not_outvote_the_messages_own_terms():
+    index = KnowledgeIndex([Article(1, "Staff accounts", "Add staff and set passcodes.", "staff, passcode", "general")])
+    message = "how do i reset a staff passcode"
+    assert triage.classify_topic(message, index.search(message)) == "technical"
+    assert triage.classify_topic("hello there", index.search("hello there")) == "general"
