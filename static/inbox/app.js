@@ -28,6 +28,7 @@ const state = {
   messages: [], // messages shown in the thread (all of the contact's visible conversations)
   viewers: [],
   typing: new Map(), // name -> timeout
+  drafts: [], // the assistant's pending drafts in the open conversation (email draft mode)
   lastSync: new Date().toISOString(),
   connectedBefore: false,
 };
@@ -343,7 +344,7 @@ async function openConversation(id, { push = true } = {}) {
     renderList();
     if (push) history.replaceState(null, "", `/inbox/c/${id}/`);
     live.send({ type: "viewing", conversation_id: id });
-    await Promise.all([loadMessages(), loadProfile()]);
+    await Promise.all([loadMessages(), loadProfile(), loadDrafts()]);
     if (conversation.unread) {
       post(`conversations/${id}/read/`).then((fresh) => { updateOpen(fresh); patchRow(fresh); }).catch(() => {});
     }
@@ -362,6 +363,8 @@ function closeConversation() {
   if (!state.open) return;
   live.send({ type: "viewing", conversation_id: null });
   state.open = null;
+  state.drafts = [];
+  renderDrafts();
   document.body.classList.remove("thread-open", "profile-open");
   $("#thread").hidden = true;
   $("#thread-empty").hidden = false;
@@ -479,6 +482,47 @@ function renderMessage(message) {
         h("li", {}, a.url ? h("a", { href: a.url, target: "_blank", rel: "noopener" }, `Attachment: ${a.filename}`) : `Attachment: ${a.filename}`,
           ` (${Math.ceil(a.size / 1024)} KB)`)))
       : null);
+}
+
+// --- The assistant's drafts (email draft mode): reviewed, edited, sent or discarded here --------------
+
+async function loadDrafts() {
+  const id = state.open && state.open.id;
+  if (!id) return;
+  const drafts = await get(`conversations/${id}/drafts/`, { status: "pending" });
+  if (!state.open || state.open.id !== id) return;
+  state.drafts = drafts;
+  renderDrafts();
+}
+
+function renderDrafts() {
+  const box = clear($("#drafts"));
+  box.hidden = state.drafts.length === 0;
+  for (const draft of state.drafts) {
+    const text = h("textarea", { class: "draft-body", rows: "4", "aria-label": "The assistant's draft reply" });
+    text.value = draft.body;
+    const confidence = draft.confidence === null || draft.confidence === undefined
+      ? null : h("span", { class: "confidence" }, `confidence ${Math.round(draft.confidence * 100)}%`);
+    box.append(h("div", { class: "draft", dataset: { id: draft.id } },
+      h("div", { class: "draft-head" }, h("strong", {}, "Draft reply from the assistant"), " ", confidence),
+      text,
+      h("div", { class: "draft-actions" },
+        h("button", { type: "button", class: "primary draft-send", onclick: () => draftAction(draft, "send", text.value) }, "Send"),
+        h("button", { type: "button", class: "draft-discard", onclick: () => draftAction(draft, "discard") }, "Discard"))));
+  }
+}
+
+async function draftAction(draft, action, body) {
+  try {
+    const edited = action === "send" && body.trim() !== draft.body.trim() ? { body } : {};
+    await post(`conversations/${draft.conversation_id}/drafts/${draft.id}/${action}/`, edited);
+    state.drafts = state.drafts.filter((d) => d.id !== draft.id);
+    renderDrafts();
+    toast(action === "send" ? "Draft sent." : "Draft discarded.");
+  } catch (error) {
+    report(error);
+    loadDrafts().catch(() => {});
+  }
 }
 
 function renderMessages() {
@@ -671,6 +715,10 @@ function onEvent(event) {
     }
     case "notification.created": {
       notifications.receive(event.notification);
+      break;
+    }
+    case "draft.updated": {
+      if (state.open && state.open.id === event.draft.conversation_id) loadDrafts().catch(report);
       break;
     }
     default:

@@ -346,3 +346,60 @@ def test_the_inbox_works_on_a_phone_sized_screen(
         page.locator(".list-panel").wait_for(state="visible", timeout=WAIT_MS)
         browser.close()
     assert errors == []
+
+
+def test_an_agent_reviews_the_assistants_email_drafts(
+    sync_playwright: Any, live_server_url: str, agent: Any, team: Any
+) -> None:
+    from routing import services as assistant_services
+
+    mailbox = f.InboxFactory(name="Support mail", kind="email", members=[agent], default_team=team)
+    drafts = []
+    for body, answer, confidence in [
+        ("Where is invoice 88?", "Invoice 88 is in <b>Billing</b>.", 0.8),
+        ("Also, can I pay by card?", "A second thought.", 0.4),
+    ]:
+        received = services.message_receive_inbound(
+            inbox=mailbox, identity_kind="email", identity_value="dora@example.com", body=body
+        )
+        drafts.append(
+            assistant_services.assistant_draft_create(
+                conversation=received.message.conversation,
+                for_message=received.message,
+                body=answer,
+                confidence=confidence,
+            )
+        )
+    assert all(drafts)
+    conversation = received.message.conversation
+    with sync_playwright() as playwright:
+        browser = open_browser(playwright)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        errors = watch_errors(page)
+        sign_in(page, live_server_url, agent.username)
+        page.locator(".conversation-row", has_text="Also, can I pay by card?").locator(".row-open").click()
+        first = page.locator("#drafts .draft", has_text="confidence 80%")
+        first.wait_for(timeout=WAIT_MS)
+        assert first.locator("textarea").input_value() == "Invoice 88 is in <b>Billing</b>."  # text, never markup
+        assert page.locator("#drafts b").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "inbox-drafts.png"))
+
+        # Edit and send: it goes out as the agent's reply, once, and its card is gone.
+        first.locator("textarea").fill("Invoice 88 is under Billing > Invoices.")
+        first.locator(".draft-send").click()
+        page.locator("#messages .message.outbound:not(.note)", has_text="Billing > Invoices").wait_for(timeout=WAIT_MS)
+        page.locator("#drafts .draft", has_text="confidence 80%").wait_for(state="detached", timeout=WAIT_MS)
+
+        # Discard the other: nothing more is sent, and no draft is left.
+        page.locator("#drafts .draft", has_text="confidence 40%").locator(".draft-discard").click()
+        page.locator("#drafts").wait_for(state="hidden", timeout=WAIT_MS)
+        replies = in_thread(
+            lambda: list(
+                Message.objects.filter(conversation=conversation, is_private_note=False, direction="out").values_list(
+                    "body", "sender_user_id"
+                )
+            )
+        )
+        assert replies == [("Invoice 88 is under Billing > Invoices.", agent.pk)]
+        browser.close()
+    assert errors == []
