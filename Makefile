@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 PYTEST_ARGS ?=
+# The suite runs on every core (pytest-xdist; each worker has its own PostgreSQL and Redis database).
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadscope
 # Webhook URLs, the widget snippet and the demo login file are built from this.
 export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
@@ -43,14 +46,14 @@ run: seed
 
 ## Lint, type-check and run the whole suite (PostgreSQL and Redis when present).
 test: install-dev lint typecheck
-	$(PY) scripts/with_services.py $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) scripts/with_services.py $(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 ## The suite without the slow browser and process tests.
 test-fast: install-dev
-	$(PY) scripts/with_services.py $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) scripts/with_services.py $(PY) -m pytest $(PYTEST_PARALLEL) -m "not slow" $(PYTEST_ARGS)
 
 test-slow: install-dev
-	$(PY) scripts/with_services.py $(PY) -m pytest -m slow $(PYTEST_ARGS)
+	$(PY) scripts/with_services.py $(PY) -m pytest $(PYTEST_PARALLEL) -m slow $(PYTEST_ARGS)
 
 ## The assistant's local responder on the held-out labelled messages: handoff recall, false handoffs, topic accuracy.
 eval: install

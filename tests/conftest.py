@@ -18,6 +18,20 @@ from tests import factories as f
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") in ("1", "true", "yes")
 
 
+def _redis_db_per_worker() -> None:
+    """Under pytest-xdist each worker gets its own Redis database (as pytest-django gives each its own
+    PostgreSQL database), so one worker's flush or channel-layer traffic never reaches another's tests."""
+    url, worker = os.environ.get("TEST_REDIS_URL"), os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker.startswith("gw"):
+        return
+    base, _, db = url.rpartition("/")
+    number = int(db) if db.isdigit() else 15
+    os.environ["TEST_REDIS_URL"] = f"{base}/{(number - int(worker[2:])) % 16}"
+
+
+_redis_db_per_worker()
+
+
 def _gate(marker: str, available: bool, what: str) -> None:
     if available:
         return
