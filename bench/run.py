@@ -24,9 +24,8 @@ ORDER = ["inbox_list", "timers", "analytics_report", "live"]
 
 
 def modules() -> list[str]:
-    found = sorted(
-        path.stem for path in (ROOT / "bench").glob("*.py") if path.stem not in HELPERS and not path.stem.startswith("_")
-    )
+    stems = (path.stem for path in (ROOT / "bench").glob("*.py"))
+    found = sorted(stem for stem in stems if stem not in HELPERS and not stem.startswith("_"))
     found.sort(key=lambda name: ORDER.index(name) if name in ORDER else len(ORDER))
     only = [name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",") if name.strip()]
     return [name for name in found if not only or name in only]

@@ -206,6 +206,10 @@ class TextSearchMatch(Expression):
         return f"{column} @@ {function}('simple', %s)", (self.text,)
 
 
+# Up to this many conversations matching a search word are fetched and passed as a list of ids.
+FEW_MATCHES = 1000
+
+
 def _term_q(term: search.Term) -> Q:
     text = term.text
     if settings.IS_POSTGRES:
@@ -216,11 +220,20 @@ def _term_q(term: search.Term) -> Q:
         messages = Message.objects.filter(Q(body__icontains=text) | Q(subject__icontains=text)).values(
             "conversation_id"
         )
-    condition = Q(contact_id__in=contacts) | Q(pk__in=messages)
+    # One set of matching conversation ids (a UNION), not an OR of subqueries: under OR, PostgreSQL
+    # tests every conversation against hashed subplans, a full scan at a million rows even for a word
+    # in one message. A rare word's few matches are fetched first and given as a list, so the page
+    # is a handful of primary-key lookups (as a subquery, the planner's fixed guess of thousands of
+    # full-text matches makes it hash-join the whole table); a common word's many matches stay a
+    # subquery, and the list is then found by walking the recency index until the page is full.
+    matches = messages.union(Conversation.objects.filter(contact_id__in=contacts).values("pk"))
     digits = text.lstrip("#")
     if digits.isascii() and digits.isdigit() and len(digits) < 19:
-        condition |= Q(pk=int(digits))
-    return condition
+        matches = matches.union(Conversation.objects.filter(pk=int(digits)).values("pk"))
+    few = list(matches[: FEW_MATCHES + 1])
+    if len(few) <= FEW_MATCHES:
+        return Q(pk__in=[row["conversation_id"] if isinstance(row, dict) else row for row in few])
+    return Q(pk__in=matches)
 
 
 def apply_search(queryset: QuerySet[Conversation], parsed: search.ParsedSearch, *, user: Any) -> QuerySet[Conversation]:

@@ -79,50 +79,60 @@ def test_denormalized_last_message_fields_agree_with_the_messages(bench_db: obje
 
 
 def test_every_message_and_change_has_its_event(bench_db: object) -> None:
-    assert _one(
-        bench_db,
-        """SELECT count(*) FROM conversations_message m WHERE NOT EXISTS (
+    assert (
+        _one(
+            bench_db,
+            """SELECT count(*) FROM conversations_message m WHERE NOT EXISTS (
                SELECT 1 FROM conversations_conversationevent e WHERE e.message_id = m.id
                AND e.kind = CASE m.direction WHEN 'in' THEN 'message_in' ELSE 'message_out' END)""",
-    ) == 0
-    assert _one(bench_db, "SELECT count(*) FROM conversations_conversationevent WHERE kind = 'created'") == CONVERSATIONS
+        )
+        == 0
+    )
+    created = _one(bench_db, "SELECT count(*) FROM conversations_conversationevent WHERE kind = 'created'")
+    assert created == CONVERSATIONS
     # Every conversation's current status is the destination of its last status event (or active, never moved).
-    assert _one(
-        bench_db,
-        """SELECT count(*) FROM conversations_conversation c WHERE c.status <> coalesce((
+    assert (
+        _one(
+            bench_db,
+            """SELECT count(*) FROM conversations_conversation c WHERE c.status <> coalesce((
                SELECT e.data->>'to' FROM conversations_conversationevent e
                WHERE e.conversation_id = c.id AND e.kind = 'status' ORDER BY e.created_at DESC, e.id DESC LIMIT 1),
                'active')""",
-    ) == 0
+        )
+        == 0
+    )
 
 
 def test_messages_and_contacts_are_searchable_as_the_triggers_make_them(bench_db: object) -> None:
     assert _one(bench_db, "SELECT count(*) FROM conversations_message WHERE search_vector IS NULL") == 0
     phone = _one(bench_db, "SELECT value FROM conversations_channelidentity WHERE kind = 'phone' LIMIT 1")
-    found = _one(
-        bench_db,
-        f"SELECT count(*) FROM conversations_contact WHERE search_vector @@ plainto_tsquery('simple', '{phone}')",
-    )
+    found = bench_db.execute(  # type: ignore[attr-defined]
+        "SELECT count(*) FROM conversations_contact WHERE search_vector @@ plainto_tsquery('simple', %s)", [phone]
+    ).fetchone()[0]
     assert found == 1
 
 
 def test_nothing_is_due_for_the_status_timers(bench_db: object) -> None:
     # The data is as if the timers had been running: no active conversation idle past its inbox's
     # timeout, no resolved one past the archive delay, no snooze already over.
-    assert _one(
-        bench_db,
-        """SELECT count(*) FROM conversations_conversation c JOIN conversations_inbox i ON i.id = c.inbox_id
+    assert (
+        _one(
+            bench_db,
+            """SELECT count(*) FROM conversations_conversation c JOIN conversations_inbox i ON i.id = c.inbox_id
            WHERE (c.status = 'active' AND c.last_message_at < now() - make_interval(mins => i.pending_after_minutes))
               OR (c.status = 'resolved' AND c.resolved_at < now() - make_interval(days => i.archive_after_days))
               OR (c.snoozed_until IS NOT NULL AND c.snoozed_until <= now())""",
-    ) == 0
+        )
+        == 0
+    )
 
 
 def test_indexes_and_foreign_keys_dropped_for_the_load_are_back(bench_db: object) -> None:
     indexes = {
         row[0]
         for row in bench_db.execute(  # type: ignore[attr-defined]
-            "SELECT indexname FROM pg_indexes WHERE tablename IN ('conversations_message', 'conversations_conversation')"
+            "SELECT indexname FROM pg_indexes "
+            "WHERE tablename IN ('conversations_message', 'conversations_conversation')"
         )
     }
     assert {"message_search_idx", "message_thread_idx", "message_unique_channel_id_per_inbox"} <= indexes
