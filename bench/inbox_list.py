@@ -33,7 +33,7 @@ from bench.common import (
     timed,
 )
 
-REPEAT = 40
+REPEAT = 20
 VIEW_TARGET_MS = 50.0
 VIEW_RATIO = 1.5
 SEARCH_TARGET_MS = 150.0
