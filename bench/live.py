@@ -467,10 +467,12 @@ async def end_to_end(stack: Stack, *, rate: float, seconds: float, first_seq: in
         while time.perf_counter() < deadline and any(expected - agent.received for agent in agents):
             await asyncio.sleep(0.2)
         lost = sum(len(expected - agent.received) for agent in agents)
-        for agent in agents:
-            await agent.socket.close()
+        # Readers first (a close waits for the server's close frame, which a reader would swallow),
+        # then every socket at once.
         for reader in readers:
             reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        await asyncio.gather(*(asyncio.wait_for(a.socket.close(), 5) for a in agents), return_exceptions=True)
     delivered = [x for agent in agents for x in agent.latencies]
     return {
         "posted": len(posted),
