@@ -297,7 +297,7 @@ def _build_in_parallel(statements: list[str], *, workers: int) -> None:
                         return
                     statement = pending.pop(0)
                 try:
-                    conn.execute(statement)  # type: ignore[arg-type]
+                    conn.execute(statement)
                 except BaseException as exc:
                     failures.append(exc)
                     return

@@ -89,7 +89,10 @@ def measure(database: str, repeat: int) -> dict[str, Any]:
     User = get_user_model()
     agent = User.objects.get(username=AGENT)
     supervisor = User.objects.get(username=SUPERVISOR)
-    team_id = Team.objects.filter(agents__user=agent).values_list("pk", flat=True).first() or Team.objects.first().pk
+    team_id = (
+        Team.objects.filter(agents__user=agent).values_list("pk", flat=True).first()
+        or Team.objects.order_by("pk").values_list("pk", flat=True)[0]
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT substring(body from '#[0-9]+') FROM conversations_message "

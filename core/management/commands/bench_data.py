@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 
 class Command(BaseCommand):
@@ -73,7 +74,8 @@ class Command(BaseCommand):
             "host": params["HOST"] or None,
             "port": params["PORT"] or None,
         }
-        with psycopg.connect(**{k: v for k, v in server.items() if v is not None}, autocommit=True) as admin:
+        conninfo = make_conninfo(**{key: value for key, value in server.items() if value is not None})
+        with psycopg.connect(conninfo, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         settings.DATABASES["default"]["NAME"] = name
