@@ -43,7 +43,7 @@ def bench_db() -> Iterator[object]:
 
 
 def _one(conn: object, sql: str) -> object:
-    row = conn.execute(sql).fetchone()  # type: ignore[attr-defined]
+    row = conn.execute(sql).fetchone()
     return row[0] if row else None
 
 
@@ -106,7 +106,7 @@ def test_every_message_and_change_has_its_event(bench_db: object) -> None:
 def test_messages_and_contacts_are_searchable_as_the_triggers_make_them(bench_db: object) -> None:
     assert _one(bench_db, "SELECT count(*) FROM conversations_message WHERE search_vector IS NULL") == 0
     phone = _one(bench_db, "SELECT value FROM conversations_channelidentity WHERE kind = 'phone' LIMIT 1")
-    found = bench_db.execute(  # type: ignore[attr-defined]
+    found = bench_db.execute(
         "SELECT count(*) FROM conversations_contact WHERE search_vector @@ plainto_tsquery('simple', %s)", [phone]
     ).fetchone()[0]
     assert found == 1
@@ -130,7 +130,7 @@ def test_nothing_is_due_for_the_status_timers(bench_db: object) -> None:
 def test_indexes_and_foreign_keys_dropped_for_the_load_are_back(bench_db: object) -> None:
     indexes = {
         row[0]
-        for row in bench_db.execute(  # type: ignore[attr-defined]
+        for row in bench_db.execute(
             "SELECT indexname FROM pg_indexes "
             "WHERE tablename IN ('conversations_message', 'conversations_conversation')"
         )
