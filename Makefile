@@ -11,7 +11,7 @@ PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadscope
 # Webhook URLs, the widget snippet and the demo login file are built from this.
 export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: eval run test test-fast test-slow lint typecheck format install install-dev migrate seed clean
+.PHONY: bench bench-data eval run test test-fast test-slow lint typecheck format install install-dev migrate seed clean
 
 UV_VERSION := 0.13.8
 # uv installs the pinned requirements several times faster than pip; pip is the fallback.
@@ -58,6 +58,20 @@ test-slow: install-dev
 ## The assistant's local responder on the held-out labelled messages: handoff recall, false handoffs, topic accuracy.
 eval: install
 	$(PY) -m routing.eval.run --split test
+
+## Benchmark data in PostgreSQL (BENCH_POSTGRES_URL): inbox_bench_10k (10k conversations) and inbox_bench (1M
+## conversations, 10M messages, 200k contacts). Recreated from scratch each time; niced, as it is long.
+BENCH_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432
+BENCH_ENV = DATABASE_URL=$(BENCH_POSTGRES_URL)/postgres SECRET_KEY=bench-data-only-secret-key-0123456789abcdefghijklmnop
+bench-data: install
+	$(BENCH_ENV) nice -n 10 $(PY) manage.py bench_data --database-name inbox_bench_10k \
+		--conversations 10000 --messages 100000 --contacts 2000
+	$(BENCH_ENV) nice -n 10 $(PY) manage.py bench_data --database-name inbox_bench \
+		--conversations 1000000 --messages 10000000 --contacts 200000
+
+## Every benchmark in bench/, each figure beside a baseline measured in the same run (docs/PERFORMANCE.md).
+bench: install
+	BENCH_POSTGRES_URL=$(BENCH_POSTGRES_URL) $(PY) -m bench.run
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

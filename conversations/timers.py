@@ -41,18 +41,20 @@ def idle_active_due(now: datetime) -> QuerySet[Conversation]:
     """Active conversations without a new message for their inbox's pending timeout."""
     return Conversation.objects.filter(
         _due_per_inbox("pending_after_minutes", "last_message_at", timedelta(minutes=1), now), status=Status.ACTIVE
-    )
+    ).order_by("last_message_at", "pk")
 
 
 def resolved_due(now: datetime) -> QuerySet[Conversation]:
     """Resolved conversations older than their inbox's archive delay."""
     return Conversation.objects.filter(
         _due_per_inbox("archive_after_days", "resolved_at", timedelta(days=1), now), status=Status.RESOLVED
-    )
+    ).order_by("resolved_at", "pk")
 
 
 def snoozed_due(now: datetime) -> QuerySet[Conversation]:
-    return Conversation.objects.filter(status=Status.PENDING, snoozed_until__isnull=False, snoozed_until__lte=now)
+    return Conversation.objects.filter(
+        status=Status.PENDING, snoozed_until__isnull=False, snoozed_until__lte=now
+    ).order_by("snoozed_until", "pk")
 
 
 def _sweep(due: Callable[[datetime], QuerySet[Conversation]], status: str, reason: str) -> int:
@@ -61,7 +63,9 @@ def _sweep(due: Callable[[datetime], QuerySet[Conversation]], status: str, reaso
     while True:
         now = timezone.now()
         with transaction.atomic():
-            batch = list(due(now).select_for_update(skip_locked=True, of=("self",)).order_by("pk")[:BATCH_SIZE])
+            # Oldest due first, in the order of the partial index the due query reads: ordered by
+            # primary key instead, the planner may walk the whole table's key index looking for them.
+            batch = list(due(now).select_for_update(skip_locked=True, of=("self",))[:BATCH_SIZE])
             for conversation in batch:
                 conversation_set_status(conversation=conversation, status=status, actor=None, reason=reason)
         moved += len(batch)

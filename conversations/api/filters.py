@@ -11,7 +11,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.conf import settings
-from django.db.models import Expression, Q, QuerySet
+from django.db.models import Exists, Expression, OuterRef, Q, QuerySet
 from django.db.models.fields import BooleanField
 from django.http import QueryDict
 from django_filters.utils import translate_validation
@@ -234,18 +234,39 @@ class TextSearchMatch(Expression):
         return f"{column} @@ {function}('simple', %s)", (self.text,)
 
 
+# Up to this many conversations matching a search word are fetched and passed as a list of ids.
+FEW_MATCHES = 1000
+
+
 def _term_q(term: search.Term) -> Q:
     text = term.text
     if settings.IS_POSTGRES:
         contacts = Contact.objects.filter(TextSearchMatch(text, phrase=term.phrase)).values("pk")
-        messages = Message.objects.filter(TextSearchMatch(text, phrase=term.phrase)).values("conversation_id")
+        messages = (
+            Message.objects.filter(TextSearchMatch(text, phrase=term.phrase)).order_by().values("conversation_id")
+        )
     else:
         contacts = Contact.objects.filter(Q(name__icontains=text) | Q(identities__value__icontains=text)).values("pk")
         messages = Message.objects.filter(Q(body__icontains=text) | Q(subject__icontains=text)).values(
             "conversation_id"
         )
-    condition = Q(contact_id__in=contacts) | Q(pk__in=messages)
+    # A rare word: its few matching conversations are fetched first and given as a list of ids, so the
+    # page is a handful of primary-key lookups. (As a subquery, the planner's fixed guess of thousands
+    # of full-text matches makes it hash-join the whole table; as an OR of two subqueries, it tests
+    # every conversation against hashed sets: a full scan at a million rows.) UNION ALL lets the
+    # probe stop at FEW_MATCHES + 1 rows instead of collecting every match of a common word.
+    matches = messages.order_by().union(Conversation.objects.filter(contact_id__in=contacts).values("pk"), all=True)
     digits = text.lstrip("#")
+    if digits.isascii() and digits.isdigit() and len(digits) < 19:
+        matches = matches.union(Conversation.objects.filter(pk=int(digits)).values("pk"), all=True)
+    few = list(matches[: FEW_MATCHES + 1])
+    if len(few) <= FEW_MATCHES:
+        return Q(pk__in=[row["conversation_id"] if isinstance(row, dict) else row for row in few])
+    # A common word: walk the conversations in list order and check each one's own messages (the
+    # thread index), which stops as soon as the page is full, instead of collecting the word's
+    # hundreds of thousands of matches among millions of messages first.
+    in_thread = messages.filter(conversation_id=OuterRef("pk"))
+    condition = Q(Exists(in_thread)) | Q(contact_id__in=contacts)
     if digits.isascii() and digits.isdigit() and len(digits) < 19:
         condition |= Q(pk=int(digits))
     return condition

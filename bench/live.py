@@ -1,0 +1,622 @@
+"""Ingest, end to end and memory, against the production topology on this machine.
+
+Starts what the Procfile runs (two daphne web servers, a Celery worker for both queues, the
+dedicated inbound worker and beat) on a fresh database with PostgreSQL and Redis, then drives it
+with an asyncio client (aiohttp) from this process:
+
+- ingest: signed Twilio SMS webhooks (stored, routed, broadcast), spread over both web servers.
+  Maximum throughput with a closed loop of ``CONCURRENCY`` clients, then p99 latency in an open
+  loop at half that rate. Baseline: ``/bench/insert/`` (bench/urls.py), a bare Django view that
+  does one INSERT, served by the same processes, measured the same way in the same run.
+  Targets: throughput >= 50 % of the baseline's; p99 at half load <= 3x the baseline's.
+- end to end: ``AGENTS`` agents connected over websockets (half to each web server); webhooks
+  posted in an open loop at half the maximum webhook rate, each carrying a sequence number; the
+  time from posting to each agent receiving the message's live event (p50, p99; target p99 <=
+  100 ms) and every agent must receive every sequence number (target: zero lost). Baseline: the
+  round trip of a ping on the same sockets.
+- memory: peak RSS (VmHWM) of a web server and of the worker (the main process and its pool)
+  after the load; baseline: the same process idle, just after start.
+
+    python -m bench.live
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    PYTHON,
+    REDIS_URL,
+    ROOT,
+    Figure,
+    bench_env,
+    database_url,
+    median,
+    percentile,
+    report,
+    skip,
+)
+
+LIVE_DB = os.environ.get("BENCH_LIVE_DATABASE", "inbox_bench_live")
+AUTH_TOKEN = "bench-twilio-auth-token-0123456789"  # noqa: S105  (a local fake account)
+PUBLIC_BASE_URL = "http://bench.example"
+AGENTS = int(os.environ.get("BENCH_AGENTS", "200"))
+SENDERS = 300
+CONCURRENCY = 16
+THROUGHPUT_SECONDS = float(os.environ.get("BENCH_THROUGHPUT_SECONDS", "12"))
+LATENCY_SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "15"))
+E2E_SECONDS = float(os.environ.get("BENCH_E2E_SECONDS", "20"))
+STARTUP_SECONDS = 90
+BIN = Path(PYTHON).parent
+SEQ = re.compile(r"seq (\d+)\b")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- The stack ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    ports: list[int]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    webhook_path: str = ""
+    agent_ids: list[int] = field(default_factory=list)
+
+    @property
+    def bases(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}" for port in self.ports]
+
+    def pids(self, name: str) -> list[int]:
+        """The process and its descendants (a Celery worker's pool)."""
+        root = self.processes[name].pid
+        found = [root]
+        for pid in _all_pids():
+            if _ancestor(pid, root):
+                found.append(pid)
+        return found
+
+
+def _all_pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def _ancestor(pid: int, root: int) -> bool:
+    seen = 0
+    while pid > 1 and seen < 50:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+        if parent == root:
+            return True
+        pid, seen = parent, seen + 1
+    return False
+
+
+def memory_kb(pid: int, key: str) -> int:
+    """``VmHWM`` (peak resident set) or ``VmRSS`` of a process, in kB (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _recreate_database(env: dict[str, str]) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(database_url("postgres"), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(LIVE_DB)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(LIVE_DB)))
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+
+
+def _fixtures(stack: Stack) -> None:
+    """An SMS inbox (assistant off: customers go straight to routing), a team, the agents; the baseline table."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from bench.urls import BASELINE_TABLE
+    from conversations.models import AgentProfile, AssignmentStrategy, Availability, ChannelKind, Inbox, Team
+
+    User = get_user_model()
+    team = Team.objects.create(name="Bench", assignment_strategy=AssignmentStrategy.CAPACITY)
+    inbox = Inbox.objects.create(
+        name="Bench SMS",
+        kind=ChannelKind.SMS,
+        config={"phone_number": "+14155550100"},
+        assistant_enabled=False,
+        default_team=team,
+    )
+    agents = User.objects.bulk_create(
+        [User(username=f"live{n:03d}", email=f"live{n:03d}@bench.example") for n in range(AGENTS)]
+    )
+    profiles = AgentProfile.objects.bulk_create(
+        [AgentProfile(user=user, availability=Availability.ONLINE, capacity=50) for user in agents]
+    )
+    for profile in profiles:
+        profile.teams.add(team)
+    inbox.members.set(agents)
+    stack.webhook_path = f"/channels/twilio/{inbox.webhook_token}/messages/"
+    stack.agent_ids = [user.pk for user in agents]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE {BASELINE_TABLE} (id bigserial PRIMARY KEY, sid text, body text, created_at timestamptz)"
+        )
+
+
+def _spawn(stack: Stack, name: str, argv: list[str], log_dir: Path) -> None:
+    log = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115  (closed with the process)
+    stack.processes[name] = subprocess.Popen(
+        argv, cwd=ROOT, env=stack.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def _wait_http(url: str, stack: Stack, deadline: float) -> None:
+    import urllib.request
+
+    while time.monotonic() < deadline:
+        for name, process in stack.processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode} during startup")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310  (our own local server)
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {STARTUP_SECONDS} s")
+
+
+@contextlib.contextmanager
+def stack_running() -> Iterator[Stack]:
+    import redis
+
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-live-"))
+    env = bench_env(
+        LIVE_DB,
+        REDIS_URL=REDIS_URL,
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+        PUBLIC_BASE_URL=PUBLIC_BASE_URL,
+        ASSISTANT_AUTORUN="false",
+        INBOX_VAR_DIR=str(log_dir),
+        PYTHONPATH=str(ROOT),
+    )
+    _recreate_database(env)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    stack = Stack(env=env, ports=[free_port(), free_port()])
+    _fixtures(stack)
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    try:
+        for index, port in enumerate(stack.ports, start=1):
+            _spawn(
+                stack,
+                f"web.{index}",
+                [str(BIN / "daphne"), "--bind", "127.0.0.1", "--port", str(port), "inbox_project.asgi:application"],
+                log_dir,
+            )
+        celery = str(BIN / "celery")
+        _spawn(
+            stack,
+            "worker.1",
+            [celery, "-A", "inbox_project", "worker", "--queues", "inbound,default", "--hostname", "bench-worker@%h",
+             "--loglevel", "WARNING"],
+            log_dir,
+        )  # fmt: skip
+        _spawn(
+            stack,
+            "inbound.1",
+            [celery, "-A", "inbox_project", "worker", "--queues", "inbound", "--hostname", "bench-inbound@%h",
+             "--loglevel", "WARNING"],
+            log_dir,
+        )  # fmt: skip
+        _spawn(
+            stack,
+            "beat.1",
+            [celery, "-A", "inbox_project", "beat", "--schedule", str(log_dir / "celerybeat-schedule"),
+             "--loglevel", "WARNING"],
+            log_dir,
+        )  # fmt: skip
+        deadline = time.monotonic() + STARTUP_SECONDS
+        for base in stack.bases:
+            _wait_http(f"{base}/healthz/", stack, deadline)
+        yield stack
+    finally:
+        for process in stack.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in stack.processes.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+        from django.db import connections
+
+        connections.close_all()
+        shutil.rmtree(log_dir, ignore_errors=True)
+
+
+# --- Requests -------------------------------------------------------------------------------------
+
+
+class Requests:
+    """Unique Twilio SMS webhooks (or baseline posts), signed as Twilio signs them."""
+
+    def __init__(self, stack: Stack, *, baseline: bool, run: str) -> None:
+        from twilio.request_validator import RequestValidator
+
+        self.validator = RequestValidator(AUTH_TOKEN)
+        self.stack = stack
+        self.baseline = baseline
+        self.run = run
+        self.path = "/bench/insert/" if baseline else stack.webhook_path
+        self.senders = [f"+1415{3000000 + n:07d}" for n in range(SENDERS)]
+
+    def make(self, seq: int) -> tuple[str, dict[str, str], dict[str, str]]:
+        params = {
+            "AccountSid": "AC" + "0" * 32,
+            "MessageSid": f"SM{self.run}{seq:024d}",
+            "From": self.senders[seq % SENDERS],
+            "To": "+14155550100",
+            "Body": f"Hi, bench seq {seq}: my card reader shows error E204 again",
+            "NumSegments": "1",
+            "NumMedia": "0",
+        }
+        signature = self.validator.compute_signature(PUBLIC_BASE_URL + self.path, params)
+        base = self.stack.bases[seq % len(self.stack.bases)]
+        return base + self.path, params, {"X-Twilio-Signature": signature}
+
+
+async def _post(session: Any, request: tuple[str, dict[str, str], dict[str, str]]) -> bool:
+    url, data, headers = request
+    async with session.post(url, data=data, headers=headers) as response:
+        await response.read()
+        return response.status == 200
+
+
+async def closed_loop(requests: Requests, *, concurrency: int, seconds: float, first_seq: int) -> tuple[float, int]:
+    """Requests per second with ``concurrency`` clients each posting as soon as the last answered; errors."""
+    import aiohttp
+
+    counter = iter(range(first_seq, first_seq + 10**9))
+    done = errors = 0
+    stop = time.perf_counter() + seconds
+
+    async def client(session: Any) -> None:
+        nonlocal done, errors
+        while time.perf_counter() < stop:
+            ok = await _post(session, requests.make(next(counter)))
+            done += 1
+            errors += not ok
+
+    connector = aiohttp.TCPConnector(limit=concurrency * 2)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(session) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return done / elapsed, errors
+
+
+async def open_loop(
+    requests: Requests,
+    *,
+    rate: float,
+    seconds: float,
+    first_seq: int,
+    sent_at: dict[int, float] | None = None,
+) -> tuple[list[float], int, list[int]]:
+    """Post at a fixed ``rate`` for ``seconds``; latency (ms) from each request's scheduled time; errors; sequences."""
+    import aiohttp
+
+    latencies: list[float] = []
+    errors = 0
+    posted: list[int] = []
+    total = int(rate * seconds)
+    interval = 1 / rate
+
+    async def one(session: Any, seq: int, scheduled: float) -> None:
+        nonlocal errors
+        if sent_at is not None:
+            sent_at[seq] = scheduled
+        try:
+            ok = await _post(session, requests.make(seq))
+        except Exception:
+            ok = False
+        latencies.append((time.perf_counter() - scheduled) * 1000)
+        if ok:
+            posted.append(seq)
+        else:
+            errors += 1
+
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        start = time.perf_counter() + 0.05
+        tasks = []
+        for i in range(total):
+            scheduled = start + i * interval
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(session, first_seq + i, scheduled)))
+        await asyncio.gather(*tasks)
+    return latencies, errors, posted
+
+
+# --- Agents' sockets ------------------------------------------------------------------------------
+
+
+@dataclass
+class Agent:
+    socket: Any
+    received: set[int] = field(default_factory=set)
+    latencies: list[float] = field(default_factory=list)
+    pong: asyncio.Future[float] | None = None
+
+
+async def connect_agents(stack: Stack, session: Any) -> list[Agent]:
+    from conversations.realtime import issue_ticket
+
+    async def connect(index: int, user_id: int) -> Agent:
+        base = stack.bases[index % len(stack.bases)]
+        url = base.replace("http", "ws", 1) + f"/ws/agent/?ticket={issue_ticket(user_id)}"
+        ws = await session.ws_connect(url, origin=base, heartbeat=None, max_msg_size=0)
+        hello = json.loads((await ws.receive(timeout=30)).data)
+        if hello.get("type") != "hello":
+            raise RuntimeError(f"agent socket said {hello}")
+        return Agent(socket=ws)
+
+    agents = []
+    for chunk in range(0, len(stack.agent_ids), 20):  # tickets live 60 s: connect in small batches
+        agents += await asyncio.gather(
+            *(connect(i, uid) for i, uid in enumerate(stack.agent_ids[chunk : chunk + 20], start=chunk))
+        )
+    return agents
+
+
+async def read_agent(agent: Agent, sent_at: dict[int, float]) -> None:
+    import aiohttp
+
+    async for message in agent.socket:
+        if message.type != aiohttp.WSMsgType.TEXT:
+            break
+        now = time.perf_counter()
+        event = json.loads(message.data)
+        kind = event.get("type")
+        if kind == "message.created":
+            match = SEQ.search(event["message"].get("body", ""))
+            if match:
+                seq = int(match.group(1))
+                agent.received.add(seq)
+                if seq in sent_at:
+                    agent.latencies.append((now - sent_at[seq]) * 1000)
+        elif kind == "pong" and agent.pong is not None and not agent.pong.done():
+            agent.pong.set_result(now)
+
+
+async def ping_round_trips(agents: list[Agent], *, rate: float, seconds: float) -> list[float]:
+    """Ping round trips (ms) on the agents' sockets, at ``rate`` per second spread over the sockets."""
+    samples: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def ping(agent: Agent) -> None:
+        agent.pong = loop.create_future()
+        sent = time.perf_counter()
+        await agent.socket.send_str(json.dumps({"type": "ping"}))
+        received = await asyncio.wait_for(agent.pong, timeout=10)
+        samples.append((received - sent) * 1000)
+
+    tasks = []
+    for i in range(int(rate * seconds)):
+        tasks.append(asyncio.create_task(ping(agents[i % len(agents)])))
+        await asyncio.sleep(1 / rate)
+        if i % len(agents) == len(agents) - 1:
+            await asyncio.gather(*tasks)  # one ping in flight per socket
+            tasks = []
+    await asyncio.gather(*tasks)
+    return samples
+
+
+async def end_to_end(stack: Stack, *, rate: float, seconds: float, first_seq: int) -> dict[str, Any]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        agents = await connect_agents(stack, session)
+        sent_at: dict[int, float] = {}
+        readers = [asyncio.create_task(read_agent(agent, sent_at)) for agent in agents]
+        pings = await ping_round_trips(agents, rate=rate, seconds=min(seconds, 5))
+        requests = Requests(stack, baseline=False, run=f"{random.randrange(10**6):06d}")
+        latencies, errors, posted = await open_loop(
+            requests, rate=rate, seconds=seconds, first_seq=first_seq, sent_at=sent_at
+        )
+        expected = set(posted)
+        deadline = time.perf_counter() + 15
+        while time.perf_counter() < deadline and any(expected - agent.received for agent in agents):
+            await asyncio.sleep(0.2)
+        lost = sum(len(expected - agent.received) for agent in agents)
+        # Readers first (a close waits for the server's close frame, which a reader would swallow),
+        # then every socket at once.
+        for reader in readers:
+            reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        await asyncio.gather(*(asyncio.wait_for(a.socket.close(), 5) for a in agents), return_exceptions=True)
+    delivered = [x for agent in agents for x in agent.latencies]
+    return {
+        "posted": len(posted),
+        "post_errors": errors,
+        "post_p99": percentile(latencies, 99),
+        "deliveries": len(delivered),
+        "lost": lost,
+        "latencies": delivered,
+        "pings": pings,
+        "agents": len(agents),
+    }
+
+
+# --- The benchmark --------------------------------------------------------------------------------
+
+
+def _ingest(stack: Stack, baseline: bool) -> dict[str, float]:
+    requests = Requests(stack, baseline=baseline, run=f"{random.randrange(10**6):06d}")
+    asyncio.run(closed_loop(requests, concurrency=4, seconds=2, first_seq=0))  # warm up both servers
+    throughput, errors = asyncio.run(
+        closed_loop(requests, concurrency=CONCURRENCY, seconds=THROUGHPUT_SECONDS, first_seq=10**6)
+    )
+    latencies, open_errors, _posted = asyncio.run(
+        open_loop(requests, rate=throughput / 2, seconds=LATENCY_SECONDS, first_seq=2 * 10**6)
+    )
+    return {
+        "throughput": throughput,
+        "errors": errors + open_errors,
+        "p50": median(latencies),
+        "p99": percentile(latencies, 99),
+    }
+
+
+def _drain_queues(stack: Stack, timeout: float = 120) -> None:
+    """Wait for the workers to finish what the load queued (routing), so each phase starts quiet."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and sum(client.llen(q) for q in ("default", "inbound")) > 0:
+        time.sleep(0.5)
+
+
+def main() -> int:
+    from bench.common import database_exists
+
+    if not database_exists("postgres"):
+        skip("live", "PostgreSQL is not reachable at 127.0.0.1:5432")
+        return 0
+    with stack_running() as stack:
+        idle = {name: max(memory_kb(pid, "VmRSS") for pid in stack.pids(name)) for name in ("web.1", "worker.1")}
+        idle_tree = sum(memory_kb(pid, "VmRSS") for pid in stack.pids("worker.1"))
+        base = _ingest(stack, baseline=True)
+        _drain_queues(stack)
+        hook = _ingest(stack, baseline=False)
+        _drain_queues(stack)
+        ratio = hook["throughput"] / base["throughput"]
+        report(
+            Figure(
+                "ingest.throughput",
+                hook["throughput"],
+                "req/s",
+                base["throughput"],
+                "bare INSERT view",
+                target=">= 0.50 of baseline",
+                ok=ratio >= 0.5 and hook["errors"] == 0,
+                note=f"{CONCURRENCY} clients, 2 daphne; errors {hook['errors']} vs {base['errors']}",
+            )
+        )
+        report(
+            Figure(
+                "ingest.p99 at half load",
+                hook["p99"],
+                "ms",
+                base["p99"],
+                "bare INSERT view at its half load",
+                target="ratio <= 3",
+                ok=hook["p99"] / base["p99"] <= 3,
+                note=f"p50 {hook['p50']:.1f} ms vs {base['p50']:.1f} ms; "
+                f"{hook['throughput'] / 2:.0f} vs {base['throughput'] / 2:.0f} req/s",
+            )
+        )
+        e2e = asyncio.run(end_to_end(stack, rate=hook["throughput"] / 2, seconds=E2E_SECONDS, first_seq=3 * 10**6))
+        pings = e2e["pings"]
+        report(
+            Figure(
+                f"end_to_end.p50 ({e2e['agents']} agents)",
+                median(e2e["latencies"]),
+                "ms",
+                median(pings),
+                "socket ping round trip",
+                target="",
+                ok=None,
+                note=f"{e2e['posted']} webhooks at {hook['throughput'] / 2:.0f}/s, {e2e['deliveries']} deliveries",
+            )
+        )
+        p99 = percentile(e2e["latencies"], 99)
+        report(
+            Figure(
+                f"end_to_end.p99 ({e2e['agents']} agents)",
+                p99,
+                "ms",
+                percentile(pings, 99),
+                "socket ping round trip",
+                target="<= 100 ms",
+                ok=p99 <= 100,
+            )
+        )
+        report(
+            Figure(
+                "end_to_end.lost_events",
+                e2e["lost"],
+                "",
+                target="0",
+                ok=e2e["lost"] == 0 and e2e["post_errors"] == 0,
+                note=f"of {e2e['posted'] * e2e['agents']} expected; post errors {e2e['post_errors']}",
+            )
+        )
+        peak_web = max(memory_kb(pid, "VmHWM") for name in ("web.1", "web.2") for pid in stack.pids(name))
+        peak_worker = max(memory_kb(pid, "VmHWM") for pid in stack.pids("worker.1"))
+        worker_tree = sum(memory_kb(pid, "VmHWM") for pid in stack.pids("worker.1"))
+        report(
+            Figure(
+                "memory.daphne peak RSS",
+                peak_web / 1024,
+                "MB",
+                idle["web.1"] / 1024,
+                "idle after start",
+                ok=None,
+            )
+        )
+        report(
+            Figure(
+                "memory.worker peak RSS (largest process)",
+                peak_worker / 1024,
+                "MB",
+                idle["worker.1"] / 1024,
+                "idle after start",
+                ok=None,
+                note=f"main + pool {worker_tree / 1024:.0f} MB vs {idle_tree / 1024:.0f} MB idle",
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
