@@ -40,6 +40,7 @@ from conversations.models import (
     Direction,
     EventKind,
     Handler,
+    IdentityKind,
     Inbox,
     Message,
     Priority,
@@ -243,14 +244,25 @@ def _store_attachments(message: Message, attachments: Sequence[InboundAttachment
 # --- Contacts ---------------------------------------------------------------------------------
 
 
+_NAMED_BY_VALUE = {IdentityKind.PHONE, IdentityKind.EMAIL, IdentityKind.WHATSAPP}
+
+
+def _named_by_identity(contact: Contact) -> bool:
+    """Whether the contact's name is only one of their numbers or addresses (a real name may replace it)."""
+    name = contact.name
+    return (name.startswith("+") or "@" in name) and contact.identities.filter(value=name).exists()
+
+
 def _contact_for_identity(*, kind: str, value: str, name: str) -> Contact:
     """The contact who owns this identity, created with it on first contact."""
     existing = ChannelIdentity.objects.select_related("contact").filter(kind=kind, value=value).first()
     if existing is not None:
         return existing.contact
+    # A number or an address is how agents know someone who has not said their name (the list shows it).
+    shown = name.strip() or (value if kind in _NAMED_BY_VALUE else "")
     try:
         with transaction.atomic():
-            contact = Contact.objects.create(name=name.strip()[:200])
+            contact = Contact.objects.create(name=shown[:200])
             ChannelIdentity.objects.create(contact=contact, kind=kind, value=value)
             webhooks.emit("contact.created", {"contact": contact_payload(contact)})
             return contact
@@ -443,8 +455,9 @@ def _receive(
             and Message.objects.filter(inbox=inbox, channel_message_id=channel_message_id).exists()
         ):
             raise _DuplicateDelivery
-        if contact_name and not contact.name:
-            contact.name = contact_name.strip()[:200]
+        given = contact_name.strip()[:200]
+        if given and given != contact.name and (not contact.name or _named_by_identity(contact)):
+            contact.name = given
             contact.save(update_fields=["name", "updated_at"])
 
         now = timezone.now()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from conversations import services
-from conversations.models import Conversation, Message, Notification, Status
+from conversations.models import Conversation, Message, Notification, Priority, Status
 from conversations.realtime import send_event_on_commit, user_group
 from tests import factories as f
 from tests.browser.conftest import (
@@ -401,5 +401,86 @@ def test_an_agent_reviews_the_assistants_email_drafts(
             )
         )
         assert replies == [("Invoice 88 is under Billing > Invoices.", agent.pk)]
+        browser.close()
+    assert errors == []
+
+
+def test_the_rest_of_the_toolbar_the_keyboard_and_select_all_matching(
+    sync_playwright: Any, live_server_url: str, agent: Any, inbox: Any
+) -> None:
+    for number in range(55):  # more than one page of the list
+        contact = f.ContactFactory(name=f"Customer {number:02d}")
+        convo = f.ConversationFactory(inbox=inbox, contact=contact)
+        f.MessageFactory(conversation=convo, body=f"Question number {number:02d}")
+    with sync_playwright() as playwright:
+        browser = open_browser(playwright)
+        page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+        errors = watch_errors(page)
+        sign_in(page, live_server_url, agent.username)
+        page.locator(".conversation-row").first.wait_for(timeout=WAIT_MS)
+
+        # Arrows and Enter open the conversation under the cursor.
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        page.locator("#thread-contact", has_text="Customer").wait_for(timeout=WAIT_MS)
+        opened_id = page.evaluate("window.inboxState.open.id")
+        opened = in_thread(lambda: Conversation.objects.get(pk=opened_id))
+
+        # Priority needs a reason, and the reason is recorded.
+        page.locator("#action-priority").select_option("urgent")
+        page.locator("#priority-reason").fill("Their shop is down")
+        page.locator("#priority-reason").press("Enter")
+        wait_for(
+            "the priority change",
+            lambda: in_thread(lambda: Conversation.objects.get(pk=opened.pk).priority) == Priority.URGENT,
+        )
+        assert in_thread(lambda: opened.events.filter(kind="priority", data__reason="Their shop is down").exists()), (
+            "the reason is kept with the change"
+        )
+
+        # A tag, and a snooze until a given time.
+        page.locator("#tag-input").fill("needs-callback")
+        page.locator("#tag-input").press("Enter")
+        page.locator("#thread-tags", has_text="needs-callback").wait_for(timeout=WAIT_MS)
+        page.locator("#snooze-until").fill("2031-01-02T09:30")
+        page.locator("#snooze-form button[type=submit]").click()
+        wait_for(
+            "the snooze", lambda: in_thread(lambda: Conversation.objects.get(pk=opened.pk).snoozed_until) is not None
+        )
+
+        # An attachment sent with a reply.
+        page.locator("#composer-files").set_input_files(
+            files=[{"name": "steps.txt", "mimeType": "text/plain", "buffer": b"1. restart the router"}]
+        )
+        page.locator("#composer-text").fill("Here are the steps.")
+        page.locator("#composer-text").press("Control+Enter")
+        page.locator("#messages .message", has_text="Here are the steps.").locator(".attachments").wait_for(
+            timeout=WAIT_MS
+        )
+        assert in_thread(
+            lambda: list(
+                opened.messages.filter(body="Here are the steps.").values_list("attachments__filename", flat=True)
+            )
+        ) == ["steps.txt"]
+
+        # D downloads the whole history.
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+        with page.expect_download(timeout=WAIT_MS) as download:
+            page.keyboard.press("d")
+        assert str(opened.pk) in download.value.suggested_filename
+
+        # Select all in view, then everything matching the filter (beyond the first page), and archive it.
+        page.locator("#select-all").check()
+        page.locator("#select-matching").click()
+        page.locator("#bulk-count", has_text="All conversations matching").wait_for(timeout=WAIT_MS)
+        page.locator("#bulk-action").select_option("archive")
+        page.locator("#bulk-apply").click()
+        wait_for(
+            "every matching conversation archived",
+            lambda: (
+                in_thread(lambda: Conversation.objects.filter(inbox=inbox).exclude(status="archived").count()) <= 1
+            ),  # the snoozed one is not in the "All" view's filter
+        )
         browser.close()
     assert errors == []

@@ -129,3 +129,12 @@ def test_inbox_page_reads_in_a_constant_number_of_queries(client: Client, agent:
         f.TagFactory()
         f.TeamFactory()
     assert count() == before
+
+
+def test_supervisors_find_the_dashboard_from_the_inbox_and_agents_do_not(
+    client: Client, agent: Any, supervisor: Any, inbox: Any
+) -> None:
+    client.force_login(supervisor)
+    assert b'id="analytics-link" href="/analytics/"' in client.get("/inbox/").content
+    client.force_login(agent)
+    assert b"analytics-link" not in client.get("/inbox/").content
