@@ -26,7 +26,12 @@ def test_hostile_text_is_inert_in_the_agent_inbox(
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         errors = watch_errors(page)
         dialogs: list[str] = []
-        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+        def on_dialog(dialog: Any) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
         sign_in(page, live_server_url, supervisor.username)
 
         response = page.goto(f"{live_server_url}/inbox/c/{conversation.pk}/")
