@@ -9,9 +9,11 @@ a change and what the page shows.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from conversations import services
 from conversations.models import Conversation, Message, Notification, Priority, Status
@@ -482,5 +484,56 @@ def test_the_rest_of_the_toolbar_the_keyboard_and_select_all_matching(
                 in_thread(lambda: Conversation.objects.filter(inbox=inbox).exclude(status="archived").count()) <= 1
             ),  # the snoozed one is not in the "All" view's filter
         )
+        browser.close()
+    assert errors == []
+
+
+def test_the_list_shows_sla_states_and_the_agent_sets_notification_choices(
+    sync_playwright: Any, live_server_url: str, agent: Any, team: Any
+) -> None:
+    import time_machine
+
+    from conversations.models import AgentProfile
+    from conversations.sla import run_sla_timers
+
+    policy = f.SLAPolicyFactory(first_response_minutes=30)
+    line = f.InboxFactory(
+        name="Support SMS", kind="sms", members=[agent], default_team=team, sla_policy=policy, assistant_enabled=False
+    )
+    with time_machine.travel(timezone.now() - timedelta(hours=2)):
+        late = services.message_receive_inbound(
+            inbox=line, identity_kind="phone", identity_value="+14155550171", body="Waiting for two hours"
+        )
+    services.message_receive_inbound(inbox=line, identity_kind="phone", identity_value="+14155550172", body="Just now")
+    assert run_sla_timers()["breaches"] == 1
+    assert late.message.conversation.events.filter(kind="sla_breach").count() == 1
+
+    with sync_playwright() as playwright:
+        browser = open_browser(playwright)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        errors = watch_errors(page)
+        sign_in(page, live_server_url, agent.username)
+        late_row = page.locator(".conversation-row", has_text="Waiting for two hours")
+        late_row.locator(".sla-breached").wait_for(timeout=WAIT_MS)
+        page.locator(".conversation-row", has_text="Just now").locator(".sla-on_track").wait_for(timeout=WAIT_MS)
+        page.screenshot(path=str(ARTIFACTS / "inbox-sla.png"))
+
+        # Per type: in the app and by email are the agent's profile, kept by the server.
+        page.locator("#notifications-button").click()
+        page.locator("#notifications-panel summary", has_text="Notification settings").click()
+        email_box = page.get_by_label("Assigned to you: email")
+        assert email_box.is_checked()  # the default for assignments
+        email_box.uncheck()
+        wait_for(
+            "the choice saved",
+            lambda: (
+                in_thread(lambda: AgentProfile.objects.get(user=agent).notification_preferences["assigned"]["email"])
+                is False
+            ),
+        )
+        page.reload()
+        page.locator("#notifications-button").click()
+        page.locator("#notifications-panel summary", has_text="Notification settings").click()
+        assert not page.get_by_label("Assigned to you: email").is_checked()
         browser.close()
     assert errors == []
