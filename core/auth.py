@@ -13,13 +13,13 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from core import counters
 from core.models import ApiToken, hash_token_key
 
 KEYWORD = "Token"
@@ -95,8 +95,8 @@ def login_retry_after(username: str, address: str) -> int | None:
     now = time.time()
     wait = 0
     for key, limit in _keys(username, address):
-        if (cache.get(key) or 0) >= limit:
-            started = cache.get(f"{key}:start") or now
+        if (counters.get(key) or 0) >= limit:
+            started = counters.get(f"{key}:start") or now
             wait = max(wait, int(started + LOGIN_WINDOW_SECONDS - now) + 1)
     return wait or None
 
@@ -105,14 +105,10 @@ def login_failed(username: str, address: str) -> None:
     """Count a failure; the window starts at the first failure and later ones do not extend it."""
     now = time.time()
     for key, _limit in _keys(username, address):
-        cache.add(f"{key}:start", now, timeout=LOGIN_WINDOW_SECONDS)
-        cache.add(key, 0, timeout=LOGIN_WINDOW_SECONDS)
-        try:
-            cache.incr(key)  # atomic in Redis: concurrent guesses are all counted
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=LOGIN_WINDOW_SECONDS)
+        counters.add(f"{key}:start", now, timeout=LOGIN_WINDOW_SECONDS)
+        counters.hit(key, LOGIN_WINDOW_SECONDS)
 
 
 def login_succeeded(username: str) -> None:
     key = _keys(username, "")[0][0]
-    cache.delete_many([key, f"{key}:start"])
+    counters.forget(key, f"{key}:start")

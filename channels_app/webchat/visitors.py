@@ -25,11 +25,11 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 
 from conversations import identities
 from conversations.channel_config import WebchatConfig
 from conversations.models import ChannelIdentity, Conversation, IdentityKind, Inbox
+from core import counters
 
 VISITOR_SALT = "channels_app.webchat.visitor"
 TICKET_SALT = "channels_app.webchat.socket-ticket"
@@ -244,12 +244,7 @@ def hit(scope: str, key: str, *, limit_scope: str | None = None) -> None:
     bucket = int(now // window)
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     cache_key = f"webchat:rl:{scope}:{digest}:{bucket}"
-    cache.add(cache_key, 0, timeout=window + 5)
-    try:
-        count = cache.incr(cache_key)
-    except ValueError:  # evicted between add and incr
-        cache.set(cache_key, 1, timeout=window + 5)
-        count = 1
+    count = counters.hit(cache_key, window + 5)
     if count > limit:
         retry_after = max(1, int((bucket + 1) * window - now) + 1)
         raise WidgetRefused(

@@ -464,3 +464,27 @@ def test_history_takes_the_same_number_of_queries_however_long_it_is(
     cache.clear()
     with django_assert_num_queries(5):
         assert len(start(client, inbox, token=token)["messages"]) == 13
+
+
+def test_with_the_shared_cache_down_the_widget_still_takes_messages_and_still_limits(
+    client: Any, inbox: Any, settings: Any, caplog: Any
+) -> None:
+    from core import counters
+    from tests.core.test_run_modes import free_port
+
+    token = start(client, inbox)["token"]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing answers there: Redis is down
+        }
+    }
+    settings.WEBCHAT_RATE_LIMITS = {"message": (2, 60)}
+    counters._local.clear()
+    counters._warned_at = 0.0
+    with caplog.at_level("ERROR", logger="core.counters"):
+        assert say(client, inbox, token, "one").status_code == 201
+        assert say(client, inbox, token, "two").status_code == 201
+        assert say(client, inbox, token, "three").status_code == 429  # counted in the process meanwhile
+    assert "shared cache is unreachable" in caplog.text
+    assert list(Message.objects.filter(conversation__inbox=inbox).values_list("body", flat=True)) == ["one", "two"]

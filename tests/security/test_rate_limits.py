@@ -106,3 +106,25 @@ def test_twilio_webhooks_never_answer_429(client: Client, sms_inbox: Any, settin
     path = f"/channels/twilio/{sms_inbox.webhook_token}/messages/"
     statuses = {post_signed(client, path, sms_payload(), REMOTE_ADDR="10.1.1.1").status_code for _ in range(40)}
     assert statuses == {200}
+
+
+def test_with_the_shared_cache_down_logins_work_and_guesses_are_still_limited(
+    staff: Any, settings: Any, caplog: Any
+) -> None:
+    from core import counters
+    from tests.core.test_run_modes import free_port
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing answers there: Redis is down
+        }
+    }
+    counters._local.clear()
+    client = Client()
+    with caplog.at_level("ERROR", logger="core.counters"):
+        assert admin_login(client, staff.username, PASSWORD).status_code == 302  # not a 500
+        for i in range(5):
+            assert admin_login(Client(), staff.username, "wrong", REMOTE_ADDR=f"10.0.0.{i}").status_code == 200
+        assert admin_login(Client(), staff.username, PASSWORD, REMOTE_ADDR="10.0.1.1").status_code == 429
+    assert "shared cache is unreachable" in caplog.text
