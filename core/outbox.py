@@ -19,6 +19,12 @@ exactly when the change commits: a rolled-back transaction leaves no row and enq
 4. A run that never finished (its worker was killed) counts as interrupted. A task that keeps
    killing its worker is dead-lettered (``dead``) after ``OUTBOX_MAX_INTERRUPTIONS`` such runs,
    logged as an error and never run again, so it cannot take the workers down forever.
+5. A task run without an outbox entry (beat's periodic tasks, webhook deliveries, notification
+   mails, mailbox polls) is redelivered by Celery when its worker dies (``acks_late`` and
+   ``reject_on_worker_lost``). :class:`OutboxTask` counts such a task's unfinished runs by task id in
+   the shared cache (:mod:`core.counters`); once ``OUTBOX_MAX_INTERRUPTIONS`` runs never finished,
+   the next delivery is dropped with an error in the log instead of killing another worker. A run
+   that returns, raises or retries clears its count, so retries are never counted.
 
 Delivery is at least once, so every task run through the outbox is idempotent: the outbound send
 claims its message before calling the channel, the assistant's answer is keyed on the customer
@@ -44,6 +50,7 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from core import counters
 from core.models import OutboxEntry, OutboxState
 
 logger = logging.getLogger(__name__)
@@ -185,6 +192,9 @@ def retry_later(entry_id: int, attempt: int, when: Any) -> None:
     _record(entry_id, attempt, state=OutboxState.PENDING, available_at=eta + timedelta(seconds=lease))
 
 
+# How long a task's unfinished runs are remembered (a redelivery comes within seconds).
+UNFINISHED_RUNS_TTL_SECONDS = 24 * 3600
+
 # Entries whose run is on this thread's stack: an eager retry (tests, apply()) runs inside the run it retries.
 _local = threading.local()
 
@@ -203,7 +213,7 @@ class OutboxTask(Task):
         request = self.request_stack.top
         entry_id = _entry_id(request) if request is not None else None
         if entry_id is None:
-            return super().__call__(*args, **kwargs)
+            return self._call_counting_unfinished_runs(request, *args, **kwargs)
         running: set[int] = _local.__dict__.setdefault("running", set())
         if entry_id in running:  # an eager retry inside the run that retries: same attempt
             return self.run(*args, **kwargs)
@@ -226,6 +236,25 @@ class OutboxTask(Task):
             running.discard(entry_id)
         finish(entry_id, attempt)
         return result
+
+    def _call_counting_unfinished_runs(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        task_id = getattr(request, "id", None)
+        if not task_id:
+            return super().__call__(*args, **kwargs)
+        key = f"task-unfinished-runs:{task_id}"
+        unfinished = counters.hit(key, UNFINISHED_RUNS_TTL_SECONDS) - 1  # the runs before this one
+        if unfinished >= settings.OUTBOX_MAX_INTERRUPTIONS:
+            logger.error(
+                "task %s[%s] dropped: its last %s runs never finished (each killed its worker?)",
+                self.name,
+                task_id,
+                unfinished,
+            )
+            return None
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            counters.forget(key)
 
 
 # --- The sweep ----------------------------------------------------------------------------------------

@@ -141,3 +141,31 @@ def test_an_interrupted_send_is_not_sent_again_but_marked_failed(conversation: A
     reply.refresh_from_db()
     assert reply.delivery_status == DeliveryStatus.FAILED
     assert "may or may not have reached the customer" in reply.delivery_error
+
+
+def test_a_task_without_an_entry_is_dropped_after_three_runs_that_never_finished(settings: Any, caplog: Any) -> None:
+    from core import counters
+    from core.tasks import record_heartbeat
+
+    settings.OUTBOX_MAX_INTERRUPTIONS = 3
+    key = "task-unfinished-runs:poison-1"
+    counters.forget(key)
+    for _ in range(3):  # three deliveries whose worker died: each counted, none cleared
+        counters.hit(key, 60)
+    with caplog.at_level("ERROR", logger="core.outbox"):
+        record_heartbeat.apply(args=["poison"], task_id="poison-1")
+    assert not WorkerHeartbeat.objects.filter(name="poison").exists()  # not run
+    assert "dropped: its last 3 runs never finished" in caplog.text
+
+
+def test_a_task_without_an_entry_that_finishes_or_retries_is_never_counted(settings: Any) -> None:
+    from core import counters
+    from core.tasks import record_heartbeat
+
+    settings.OUTBOX_MAX_INTERRUPTIONS = 3
+    counters.forget("task-unfinished-runs:steady-1")
+    counters.hit("task-unfinished-runs:steady-1", 60)  # one run that died before
+    for _ in range(5):  # same id, as Celery's retries keep it
+        record_heartbeat.apply(args=["steady"], task_id="steady-1")
+    assert WorkerHeartbeat.objects.get(name="steady").beats == 5
+    assert counters.get("task-unfinished-runs:steady-1") is None

@@ -199,6 +199,31 @@ def test_a_task_that_always_kills_its_worker_is_dead_lettered_and_other_work_flo
     assert set(WorkerHeartbeat.objects.filter(name__in=names).values_list("beats", flat=True)) == {1}
 
 
+def test_a_task_without_an_outbox_entry_that_kills_its_worker_is_dropped_after_three_runs(stack: Stack) -> None:
+    """Beat's tasks, webhook deliveries, mails: Celery redelivers them when the worker dies; not forever."""
+    from celery import Celery
+
+    stack.env["OUTBOX_MAX_INTERRUPTIONS"] = "3"
+    worker = stack.worker("--include", "tests.reliability.crash_tasks", concurrency=1)
+    publisher = Celery(broker=stack.redis.url)
+    publisher.send_task("tests.reliability.crash_tasks.count_then_kill_own_worker", args=["poison"], queue="default")
+    wait_for(
+        "the fourth delivery to be dropped",
+        lambda: "dropped: its last 3 runs never finished" in worker.output(),
+        timeout=90,
+        children=tuple(stack.children),
+    )
+    assert WorkerHeartbeat.objects.get(name="poison").beats == 3  # three runs, each killed its worker
+    publisher.send_task("core.tasks.record_heartbeat", args=["after-the-poison"], queue="default")
+    wait_for(
+        "ordinary work to run",
+        lambda: WorkerHeartbeat.objects.filter(name="after-the-poison").exists(),
+        children=tuple(stack.children),
+    )
+    time.sleep(2)  # nothing is left to redeliver the poison again
+    assert WorkerHeartbeat.objects.get(name="poison").beats == 3
+
+
 # --- 7. Two beat schedulers ----------------------------------------------------------------------------------
 
 
