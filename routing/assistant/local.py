@@ -7,7 +7,7 @@ base (another conversation, these instructions) can end up in it.
 
 from __future__ import annotations
 
-from routing.assistant import text, triage, triggers
+from routing.assistant import classifier, text, triage, triggers
 from routing.assistant.knowledge import ScoredArticle
 from routing.assistant.types import AssistantContext, AssistantResult
 
@@ -57,6 +57,9 @@ class LocalResponder:
         if not reason and best_score < ANSWER_MIN_SCORE and triage.sentiment(context.message) <= UNHAPPY:
             # An upset customer whose message the knowledge base does not answer: a fallback would make it worse.
             reason = "unhappy_unanswered"
+        if not reason and classifier.reads_like_handoff(context.message):
+            # Worded unlike any rule above, but like the labelled messages that needed a person.
+            reason = "reads_like_handoff"
         if reason:
             return AssistantResult(
                 action="handoff", handoff_reason=reason, confidence=1.0, topic=topic, urgency=urgency

@@ -4,7 +4,7 @@ A request for a person is recognised from its parts rather than from whole sente
 for a person ("human", "agent", "alguien", "quelqu'un"...) together with a wish to reach one
 ("talk to", "speak with", "connect me", "hablar con", "parler à"...), or a person word on its
 own in a short message ("human please", "AGENT"), or a complaint about the bot itself ("this
-bot is useless"). The word lists cover English, Spanish, French, German and Portuguese.
+bot is useless"). The word lists cover English, Spanish, French, German, Portuguese and some Italian.
 """
 
 from __future__ import annotations
@@ -40,6 +40,17 @@ _DEFAULT_KEYWORD_VARIANTS = (
     "cancelar la suscripcion",
     "resilier mon abonnement",
     "annuler mon abonnement",
+    "cancel the subscription",
+    "cancel the plan",
+    "cancel my account",
+    "dar de baja",
+    "darme de baja",
+    "me desabonner",
+    "kundigen",
+    "geld zuruck",
+    "cancelar minha assinatura",
+    "cancelar meu plano",
+    "cancelar mi plan",
 )
 
 # Someone who is not the bot.
@@ -51,10 +62,11 @@ _PERSON = text.wordset(
     humano humana persona personas agente representante alguien asesor asesora operador operadora encargado gerente
     pessoa atendente alguem humain humaine personne conseiller conseillere quelquun operateur responsable mensch
     mitarbeiter mitarbeiterin jemand jemandem berater menschen menschlichen
+    operatore operatrice qualcuno umano
     """
 )
 # Vague on their own ("someone charged my card twice"): they count only with a wish to reach them.
-_WEAK_PERSON = text.wordset("someone somebody people persona personas alguien personne jemand responsable")
+_WEAK_PERSON = text.wordset("someone somebody people persona personas alguien personne jemand responsable qualcuno")
 _PERSON_ALT = "|".join(sorted(_PERSON))
 _REAL = r"(real|live|actual|actually|true|flesh and blood|de verdad|real de|reel|reelle|vraie|vrai|echten|echte|echter)"
 _REAL_PERSON = re.compile(rf"\b{_REAL} ({_PERSON_ALT})\b|\b({_PERSON_ALT}) {_REAL}\b")
@@ -71,6 +83,7 @@ _REACH = re.compile(
             r"\b(necesito|quisiera|puedo|falar|quero|preciso)\b",
             r"\b(parler|joindre|contacter|rappeler|passer|veux|voudrais|besoin|puis)\b",
             r"\b(sprechen|verbinden|mochte|moechte|brauche)\b",
+            r"\b(parlare|vorrei|voglio|chiamare|chiamarmi|serve)\b",
             # On the phone: "quelqu'un au téléphone", "alguien por teléfono", "a person on the phone".
             r"\b(phone|telephone|telefono|telefon|telefone)\b",
         ]
@@ -110,6 +123,9 @@ _WHO_TO_REACH = re.compile(
     r"|\b(someone|somebody|anyone|person) (senior|higher up|in charge|more senior|qualified|competent)\b"
     r"|\bpass (this |it |me )?(on |over |along )?to (someone|somebody|a person|a human|your|the)\b"
     r"|\bdiscuss (this |it )?with (a |one of |your |someone|somebody)"
+    r"|\b(i|we) (get|be) (transferred|escalated|passed on)\b|\bget (me|us|this) (transferred|escalated)\b"
+    r"|\b(hand|pass) (this|it|me) (on|over)( please| pls| plz)?$"
+    r"|\btransmettre a (un|une) (collegue|conseill\w*|responsable|humain|personne)"
     r"|\bcon quien (puedo )?(hablar|comunicarme)\b|\ba qui (je peux|puis je) (parler|m adresser)\b"
 )
 _ANYONE_THERE = re.compile(
@@ -135,6 +151,7 @@ _BOT_COMPLAINT = re.compile(
             r"\b(stop (replying|responding|answering|sending)|dont want (an )?(automated|canned))\b",
             r"\b(not understanding|dont get it|not listening|(actual|real|proper) help|not what i asked)\b",
             r"\bthanks for nothing\b",
+            r"\b(are|r) (you|u) (even )?(reading|listening|paying attention)\b",
             r"\b(wrong|incorrect|not the right|not a real) answer\b|\btry again with a (person|human|real person)\b",
             # The answers themselves are the complaint: "your answers are not helping", "that link has nothing to
             # do with my question".
@@ -205,11 +222,27 @@ _THIRD_PARTY = re.compile(
 )
 
 
+# "How do I do a refund from the dashboard?", "can I refund one item?", "is there a fee for refunds?": the
+# merchant refunding a sale of their own, or asking about refunds as a feature, is using the product.
+# "Give me a refund" and "please issue a refund" stay requests of ours.
+_MERCHANT_REFUNDS = re.compile(
+    r"\b(i|we) (can |could |do |should |will |cannot |cant )?refund (a|an|the|this|that|one|part|some|it|just|"
+    r"orders?|sales?|payments?|transactions?|items?)\b"
+    r"|\bhow (to|do i|do we|can i|can we) refund\b"
+    r"|\brefunds? (i|we|my staff|staff|they) (issued|made|gave|did|processed)\b"
+    r"|\b(who|which employee|which cashier) (made|issued|did|gave|processed) (a |the |that |this )?refund\b"
+    r"|\b(i|we) refund (more|less) than\b"
+    r"|\b(do|process|undo|void|make) (a |an )?(partial |full )?refunds?\b"
+    r"|\brefunds? (button|tab|screen|page|option|endpoint|report|limit|window|permission|policy for my)s?\b"
+    r"|\b(charge|fee|fees|cost|endpoint|api|limit|report|permission|button) (for|on) refunds?\b"
+)
+
+
 def matched_keyword(message: str, keywords: Sequence[str]) -> str:
     """The first configured handoff keyword (a word or phrase) in the message, or ""."""
     words = _words(message)
     joined = " " + " ".join(words) + " "
-    if _THIRD_PARTY.search(joined):
+    if _THIRD_PARTY.search(joined) or _MERCHANT_REFUNDS.search(joined):
         return ""
     # Word forms count too: "refunded", "refunds" and "cancelled subscriptions" are the same requests.
     stemmed = " " + " ".join(text.stem(w) for w in words) + " "
@@ -244,11 +277,18 @@ _NEEDS_STAFF = re.compile(
     "|".join(
         [
             r"\b(hack|hacked|hacker|fraud|fraudulent|fraude|stolen|steal|unauthori[sz]ed|scam|scammed|phishing)\b",
+            # The same in the other languages, and a theft told as a break-in.
+            r"\b(hackeado|hackeada|hackearon|pirate|piratee|gehackt|invadida|invadido|robbed|robbery|burglary|"
+            r"burgled|break in|broke in|robado|robaron|vole|gestohlen|roubado|roubaram)\b",
             r"\b(lawyer|attorney|legal action|sue|police|abogado|avocat)\b",
             r"\b(charged|billed|cobrado|debite) (me )?(twice|double|two times|2 times)\b|\bdouble (charged|billed)\b",
+            r"\b(cobr\w*|debit\w*|preleve\w*|abgebucht|belastet|addebitat\w*)\b.{0,25}"
+            r"\b(dos veces|duas vezes|deux fois|zweimal|doppelt|due volte)\b",
+            r"\b(nicht genehmigt|nao autorizei|no autorice|pas autorise)\b",
             r"\b(dont|do not|didnt) recogni[sz]e\b",
-            r"\b(suspended|frozen|deactivated|closed) (my )?account\b|\baccount (was |is |got |has been )?"
-            r"(suspended|frozen|deactivated|closed)\b",
+            r"\b(suspended|frozen|deactivated|closed|shut down|terminated|banned) (my )?account\b"
+            r"|\baccount (was |is |got |get |gets |has been )?"
+            r"(suspended|frozen|deactivated|closed|shut down|terminated|banned)\b",
             r"\b(verify|verification of) (my )?identity\b|\bidentity (check|verification)\b",
             r"\b(new owner|transfer ownership|change (the )?owner|selling the business|sold the business)\b",
             r"\b(no|lost|dont have|do not have|without)\b.{0,40}\bbackup codes\b",
@@ -257,6 +297,16 @@ _NEEDS_STAFF = re.compile(
             r" (is |are |was |were |got |has been |have been |is being |are being )?(now |still |currently )?"
             r"(on hold|held|under review|in review|paused|frozen|"
             r"withheld|blocked|restricted|limited|stuck)\b",
+            # Money owed that has not come: "the deposit never came", "still haven't been paid for last week".
+            r"\b(payouts?|deposits?|money|funds|transfers?)\b (\w+ )?(never|still (has not|hasnt|havent|have not))"
+            r" (came|come|arrived|showed up|landed|been paid)\b"
+            r"|\b(still )?(havent|have not|hasnt|has not|never) (been )?(paid|received (my|our|the) "
+            r"(payouts?|deposits?|money)) (for|from)\b",
+            # Someone else in the account: "a stranger has my login", "alguien entró a mi cuenta".
+            r"\b(stranger|someone else|somebody else|strangers)\b.{0,20}\b(has|have|got|knows?) (my|our) "
+            r"(login|password|details|account)\b"
+            r"|\b(alguien|alguem|quelquun|jemand) (entro|entrou|est entre|ist) (a |en |na |dans |in )?"
+            r"(mi|minha|mon|mein) (cuenta|conta|compte|konto)\b",
             r"\b(money|funds|balance|payouts?|deposits?)\b.{0,50}\b(vanished|disappeared|gone missing|is gone|"
             r"are gone|went missing)\b",
             r"\b(cuenta|dinero|pagos?) (esta |estan )?(bloquead[ao]s?|suspendid[ao]s?|retenid[ao]s?|congelad[ao]s?)\b"
@@ -268,6 +318,7 @@ _NEEDS_STAFF = re.compile(
             r"|\b(borrar|eliminar) (todos )?mis datos\b|\bsupprimer (toutes )?mes donnees\b"
             r"|\bmeine daten\b.{0,10}\bloschen\b",
             # Complaints and repeat contacts: the customer is past what the knowledge base can do.
+            r"\b(where|how|who) (can|do|should) (i|we) (complain|make a complaint|send a complaint)\b",
             r"\b(file|filing|make|making|lodge|lodging|raise|raising|submit|submitting|formal|official|handles?|"
             r"handling) (a |an |my |the )?(formal |official )?complaints?\b",
             r"\b(queja|reclamacion|plainte|reclamation|beschwerde|reclamacao)\b",

@@ -454,3 +454,76 @@ def test_a_general_article_does_not_outvote_the_messages_own_terms():
     message = "how do i reset a staff passcode"
     assert triage.classify_topic(message, index.search(message)) == "technical"
     assert triage.classify_topic("hello there", index.search("hello there")) == "general"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("how do i do a refund from the dashboard", ""),  # the merchant refunding a sale
+        ("can I refund one item from a sale", ""),
+        ("is there a fee for refunds?", ""),
+        ("please issue a refund", "refund"),
+        ("can i get a refund", "refund"),
+        ("ich möchte mein Abo kündigen", "kundigen"),
+        ("quero cancelar meu plano", "cancelar meu plano"),
+    ],
+)
+def test_default_keywords_tell_a_merchants_refunds_from_a_refund_of_ours(text, expected):
+    assert triggers.matched_keyword(text, triggers.handoff_keywords([])) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["mon compte a été piraté", "the shop was robbed last night", "why did my account get shut down"]
+)
+def test_break_ins_and_closed_accounts_in_other_words_need_staff(text):
+    assert triggers.needs_staff(text) == "needs_staff"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("could we get transferred to billing", True),
+        ("hand it over pls", True),
+        ("r u even listening to me", True),
+        ("vorrei parlare con un operatore", True),
+        ("transmettre à un conseiller svp", True),
+        # The same words about the merchant's own shop or money.
+        ("can a customer get transferred to another table", False),
+        ("how do i hand over the till to the next shift", False),
+        ("when is my money going to be transferred", False),
+        ("qualcuno sa come si fa?", False),
+    ],
+)
+def test_being_passed_on_and_italian_requests_for_a_person(text, expected):
+    assert triggers.asks_for_person(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("me cobraron dos veces la mensualidad", "needs_staff"),
+        ("cette opération, je ne l'ai pas autorisé", "needs_staff"),
+        ("how do i complain about your service", "needs_staff"),
+        ("my payout still hasnt arrived", "needs_staff"),
+        ("we havent been paid for the weekend sales", "needs_staff"),
+        ("a stranger knows my password", "needs_staff"),
+        ("jemand ist in mein Konto eingedrungen", "needs_staff"),
+        ("when do payouts arrive", ""),
+        ("can someone else on my team get a login", ""),
+    ],
+)
+def test_money_not_arriving_and_strangers_in_the_account_need_staff(text, expected):
+    assert triggers.needs_staff(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("where can I see refunds we issued today", ""),
+        ("which cashier gave that refund", ""),
+        ("can we refund more than the sale amount", ""),
+        ("i want a refund for last month", "refund"),
+    ],
+)
+def test_a_merchant_looking_at_their_own_refunds_is_not_asking_for_one(text, expected):
+    assert triggers.matched_keyword(text, triggers.handoff_keywords([])) == expected
