@@ -32,6 +32,9 @@ RELEVANT_KINDS = frozenset(
     }
 )
 OPEN = {Status.ACTIVE.value, Status.PENDING.value}
+# Kinds that change the replay's state but never complete a fact themselves (``_apply`` returns
+# none for them): the hook has nothing to write for such an event, and skips the replay.
+FACTLESS_KINDS = frozenset({EventKind.MESSAGE_IN})
 
 
 @dataclasses.dataclass(frozen=True)

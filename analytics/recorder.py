@@ -21,7 +21,7 @@ from django.db.models import Count, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from analytics.metrics import RELEVANT_KINDS, ConversationInfo, EventRow, Fact, local_day, replay
+from analytics.metrics import FACTLESS_KINDS, RELEVANT_KINDS, ConversationInfo, EventRow, Fact, local_day, replay
 from analytics.models import AnalyticsState, DailyRollup, FactKind, MetricFact
 from conversations.models import Conversation, ConversationEvent
 
@@ -85,8 +85,8 @@ def _fact_row(info: ConversationInfo, fact: Fact) -> MetricFact:
 
 def record_event(event: ConversationEvent) -> None:
     """Write the facts that ``event`` completes (called inside the service's transaction)."""
-    if event.kind not in RELEVANT_KINDS:
-        return
+    if event.kind not in RELEVANT_KINDS or event.kind in FACTLESS_KINDS:
+        return  # every customer message would otherwise replay the whole conversation, for nothing
     conversation = Conversation.objects.select_related("inbox__business_hours", "sla_policy__business_hours").get(
         pk=event.conversation_id
     )

@@ -453,7 +453,9 @@ async def ping_round_trips(agents: list[Agent], *, rate: float, seconds: float) 
 async def end_to_end(stack: Stack, *, rate: float, seconds: float, first_seq: int) -> dict[str, Any]:
     import aiohttp
 
-    async with aiohttp.ClientSession() as session:
+    # No connection limit: each agent's socket holds one of the connector's connections, and
+    # aiohttp's default limit of 100 left the 101st ws_connect waiting until the session's timeout.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         agents = await connect_agents(stack, session)
         sent_at: dict[int, float] = {}
         readers = [asyncio.create_task(read_agent(agent, sent_at)) for agent in agents]

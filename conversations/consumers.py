@@ -17,7 +17,14 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from conversations.models import ChannelKind, Conversation
-from conversations.realtime import inbox_group, send_event_on_commit, user_for_ticket, user_group, visitor_group
+from conversations.realtime import (
+    inbox_group,
+    presence_group,
+    send_event_on_commit,
+    user_for_ticket,
+    user_group,
+    visitor_group,
+)
 from conversations.selectors import inbox_ids_visible_to
 from conversations.ui import connections, viewers
 
@@ -57,7 +64,7 @@ def _presence(user: Any, *, connected: bool, opening: bool) -> None:
         "availability": profile.availability,
         "connected": connected,
     }
-    send_event_on_commit(event, groups=[inbox_group(i) for i in inbox_ids_visible_to(user)])
+    send_event_on_commit(event, groups=[presence_group(i) for i in inbox_ids_visible_to(user)])
 
 
 def _relay(event: dict[str, Any], groups: list[str]) -> None:
@@ -91,6 +98,8 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
         self.typing: dict[int, tuple[bool, float]] = {}
         self.viewing: int | None = None
         self.joined = [inbox_group(i) for i in inbox_ids] + [user_group(user.pk)]
+        if self.wants_presence:
+            self.joined += [presence_group(i) for i in inbox_ids]
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
@@ -175,7 +184,4 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
                 await database_sync_to_async(_relay)(viewers.event(conversation_id, current), [inbox_group(place[0])])
 
     async def live_event(self, message: dict[str, Any]) -> None:
-        event = message["event"]
-        if event.get("type") == "presence" and "connected" in event and not self.wants_presence:
-            return
-        await self.send_json(event)
+        await self.send_json(message["event"])

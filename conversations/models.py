@@ -13,7 +13,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from conversations import channel_config, identities
@@ -542,6 +543,24 @@ class Conversation(models.Model):
             models.Index(fields=["team", "-last_message_at"], name="conv_open_team_idx", condition=OPEN_Q),
             models.Index(fields=["assignee", "-last_message_at"], name="conv_open_assignee_idx", condition=OPEN_Q),
             models.Index(fields=["inbox", "-last_message_at"], name="conv_open_inbox_idx", condition=OPEN_Q),
+            # sort=assignment (unassigned first, then by assignee): the list's assignee_key expression.
+            models.Index(
+                Coalesce("assignee", Value(0)),
+                F("last_message_at").desc(),
+                F("id").desc(),
+                name="conv_open_assignment_idx",
+                condition=OPEN_Q,
+            ),
+            models.Index(
+                F("team"),
+                Coalesce("assignee", Value(0)),
+                F("last_message_at").desc(),
+                F("id").desc(),
+                name="conv_open_team_assignment_idx",
+                condition=OPEN_Q,
+            ),
+            # A search with assigned:me (any status) walks the agent's conversations in list order.
+            models.Index(fields=["assignee", "-last_message_at", "-id"], name="conv_assignee_recent_idx"),
         ]
 
     def __str__(self) -> str:
@@ -604,6 +623,37 @@ class Message(models.Model):
     @property
     def is_customer_visible(self) -> bool:
         return not self.is_private_note
+
+
+class OpenConversationCount(models.Model):
+    """How many open conversations share one combination of what the inbox views count by.
+
+    The views' counts (``GET /conversations/counts/``) sum these few thousand rows instead of
+    reading every open conversation. On PostgreSQL, triggers on the conversation table keep them in
+    the same transaction as every write (services, admin, bulk updates, raw SQL): migration 0007.
+    ``manage.py rebuild_view_counts`` recounts them from the conversations (and ``--check`` compares).
+    Nothing in Python writes them; on SQLite they stay empty and the counts are computed directly.
+    """
+
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="+")
+    team_key = models.BigIntegerField(help_text="The team's id, 0 without a team.")
+    assignee_key = models.BigIntegerField(help_text="The assignee's id, 0 when unassigned.")
+    status = models.CharField(max_length=10, choices=Status.choices)
+    handler = models.CharField(max_length=5, choices=Handler.choices)
+    customer_spoke_last = models.BooleanField(help_text="The last message is the customer's.")
+    urgent = models.BooleanField()
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["inbox", "team_key", "assignee_key", "status", "handler", "customer_spoke_last", "urgent"],
+                name="open_count_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.n} open in inbox {self.inbox_id} ({self.status}, team {self.team_key})"
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:

@@ -37,7 +37,7 @@ from conversations.models import (
     NotificationKind,
     default_notification_preferences,
 )
-from conversations.realtime import is_muted, send_event_on_commit, user_group
+from conversations.realtime import is_muted, send_events_on_commit, user_group
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +55,10 @@ def notification_payload(notification: Notification) -> dict[str, Any]:
     }
 
 
-def _wants(profile: AgentProfile | None, kind: str, medium: str) -> bool:
-    if profile is not None:
-        return profile.wants(kind, medium)
-    return bool(default_notification_preferences().get(kind, {}).get(medium, False))
+def _wants(preferences: dict[str, Any] | None, kind: str, medium: str) -> bool:
+    """As ``AgentProfile.wants``, from the preferences alone (None: no profile, the defaults)."""
+    chosen = (preferences or {}).get(kind) or default_notification_preferences().get(kind, {})
+    return bool(chosen.get(medium, False))
 
 
 def notify(
@@ -79,23 +79,37 @@ def notify(
     ids = {pk for pk in recipient_ids if pk is not None and pk != actor_id}
     if not ids:
         return []
-    users = get_user_model().objects.filter(pk__in=ids, is_active=True).select_related("agent_profile").order_by("pk")
+    # A new conversation tells every member of the inbox, hundreds of them: their preferences are
+    # read as values, not as users, and their notifications written in one INSERT.
+    recipients = list(
+        get_user_model()
+        .objects.filter(pk__in=ids, is_active=True)
+        .order_by("pk")
+        .values_list("pk", "email", "agent_profile__notification_preferences")
+    )
     now = timezone.now()
-    made: list[Notification] = []
-    for user in users:
-        profile = getattr(user, "agent_profile", None)
-        notification = None
-        if _wants(profile, kind, "in_app"):
-            notification = Notification.objects.create(
-                recipient=user, kind=kind, conversation=conversation, title=title[:200], body=body, created_at=now
-            )
-            made.append(notification)
-            send_event_on_commit(
+    made = Notification.objects.bulk_create(
+        Notification(
+            recipient_id=user_id, kind=kind, conversation=conversation, title=title[:200], body=body, created_at=now
+        )
+        for user_id, _email, preferences in recipients
+        if _wants(preferences, kind, "in_app")
+    )
+    send_events_on_commit(
+        [
+            (
                 {"type": "notification.created", "notification": notification_payload(notification)},
-                groups=[user_group(user.pk)],
+                [user_group(notification.recipient_id)],
             )
-        if _wants(profile, kind, "email") and user.email:
-            _email_on_commit(user.pk, kind=kind, title=title, body=body, conversation=conversation, made=notification)
+            for notification in made
+        ]
+    )
+    by_recipient = {notification.recipient_id: notification for notification in made}
+    for user_id, email, preferences in recipients:
+        if email and _wants(preferences, kind, "email"):
+            _email_on_commit(
+                user_id, kind=kind, title=title, body=body, conversation=conversation, made=by_recipient.get(user_id)
+            )
     return made
 
 

@@ -20,7 +20,6 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from analytics import csat as analytics_csat
@@ -211,7 +210,9 @@ def _append_message(conversation: Conversation, message: Message, *, now: dateti
     conversation.last_message_preview = (message.body or message.subject or "").strip()[:PREVIEW_LENGTH]
     conversation.last_message_direction = message.direction
     conversation.last_message_sender_kind = message.sender_kind
-    conversation.message_count = F("message_count") + 1
+    # Callers hold the row's lock and read it afresh (``_lock``): the count is exact without
+    # an F() expression and a second read of the row to learn its result.
+    conversation.message_count += 1
     return [
         "last_message_at",
         "last_message_preview",
@@ -219,10 +220,6 @@ def _append_message(conversation: Conversation, message: Message, *, now: dateti
         "last_message_sender_kind",
         "message_count",
     ]
-
-
-def _refresh_counters(conversation: Conversation) -> None:
-    conversation.refresh_from_db(fields=["message_count"])
 
 
 def _store_attachments(message: Message, attachments: Sequence[InboundAttachment]) -> None:
@@ -269,6 +266,17 @@ def _contact_for_identity(*, kind: str, value: str, name: str) -> Contact:
     except IntegrityError:
         # Someone else created this identity at the same moment: theirs wins.
         return ChannelIdentity.objects.select_related("contact").get(kind=kind, value=value).contact
+
+
+def _locked_contact_for_identity(*, kind: str, value: str, name: str) -> Contact:
+    """``_contact_for_identity``, locked: one query when the identity is known (the usual case)."""
+    contact = (
+        Contact.objects.select_for_update(of=("self",)).filter(identities__kind=kind, identities__value=value).first()
+    )
+    if contact is not None:
+        return contact
+    contact = _contact_for_identity(kind=kind, value=value, name=name)
+    return Contact.objects.select_for_update().get(pk=contact.pk)
 
 
 def contact_add_identity(*, contact: Contact, kind: str, value: str, verified: bool = False) -> ChannelIdentity:
@@ -405,10 +413,8 @@ def message_receive_inbound(
         raise ServiceError(str(exc)) from None
     if not body.strip() and not attachments and not subject.strip():
         raise ServiceError("The message is empty.")
-    if channel_message_id is not None:
-        existing = Message.objects.filter(inbox=inbox, channel_message_id=channel_message_id).first()
-        if existing is not None:
-            return InboundResult(existing, created=False)
+    # A retried delivery is recognised inside the transaction, under the contact's lock (one
+    # query fewer for every first delivery than a check here as well).
     try:
         return _receive(
             inbox=inbox,
@@ -444,10 +450,9 @@ def _receive(
     thread: Conversation | None,
     start_new_conversation: bool,
 ) -> InboundResult:
-    with transaction.atomic():
-        contact = _contact_for_identity(kind=identity_kind, value=value, name=contact_name)
+    with transaction.atomic(), webhooks.subscriptions_read_once():
         # The contact's lock serializes concurrent messages from one person, so they land in one conversation.
-        contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        contact = _locked_contact_for_identity(kind=identity_kind, value=value, name=contact_name)
         if contact.merged_into_id is not None:  # an identity left behind by a merge in flight
             contact = Contact.objects.select_for_update().get(pk=contact.merged_into_id)
         if (
@@ -463,33 +468,37 @@ def _receive(
         now = timezone.now()
         conversation = None
         if thread is not None and thread.contact_id == contact.pk and thread.inbox_id == inbox.pk:
-            conversation = thread
+            conversation = _lock(thread)
         elif not start_new_conversation:
+            # Found and locked in one query (the contact's lock already keeps other messages of hers out).
             conversation = (
-                Conversation.objects.filter(contact=contact, inbox=inbox).order_by("-last_message_at").first()
+                Conversation.objects.select_for_update(of=("self",))
+                .select_related("inbox", "contact")
+                .filter(contact=contact, inbox=inbox)
+                .order_by("-last_message_at")
+                .first()
             )
         created = conversation is None
         if conversation is None:
+            handler = Handler.BOT if inbox.assistant_enabled else Handler.HUMAN
+            # Written by this transaction, so no one else can see or lock it: no read back.
             conversation = Conversation.objects.create(
                 inbox=inbox,
                 contact=contact,
                 subject=subject[:300],
                 team=inbox.default_team,
                 sla_policy=inbox.sla_policy,
-                handler=Handler.BOT if inbox.assistant_enabled else Handler.HUMAN,
+                handler=handler,
                 language=contact.language,
                 created_at=now,
                 updated_at=now,
                 status_changed_at=now,
                 last_message_at=now,
+                handed_off_at=now if handler == Handler.HUMAN else None,
             )
-            if conversation.handler == Handler.HUMAN:
-                conversation.handed_off_at = now
-                conversation.save(update_fields=["handed_off_at"])
             _record(
                 conversation, EventKind.CREATED, actor_kind=SenderKind.CONTACT, data={"channel": inbox.kind}, at=now
             )
-        conversation = _lock(conversation)
 
         try:
             with transaction.atomic():
@@ -528,7 +537,6 @@ def _receive(
             at=now,
         )
         _save(conversation, changed, now=now)
-        _refresh_counters(conversation)
         _broadcast_conversation(conversation, changes=changed, created=created)
         _broadcast_message(message, conversation)
         _notify_inbound(conversation, created=created)
@@ -636,7 +644,6 @@ def message_send_reply(
         changed += sla.close(conversation, targets=sla.RESPONSE_TARGETS, now=now)
         _record(conversation, EventKind.MESSAGE_OUT, actor=author, message=message, at=now)
         _save(conversation, changed, now=now)
-        _refresh_counters(conversation)
         _broadcast_message(message, conversation)
         _broadcast_conversation(conversation, changes=changed)
         _enqueue_send(message)
@@ -903,7 +910,6 @@ def conversation_take_over(*, conversation: Conversation, agent: Any) -> Convers
             _broadcast_message(message, conversation)
             _enqueue_send(message)
         _save(conversation, changed, now=now)
-        _refresh_counters(conversation)
         _broadcast_conversation(conversation, changes=changed)
     return conversation
 

@@ -20,10 +20,12 @@ receivers deduplicate on the event id (``X-Inbox-Delivery``).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,12 +56,37 @@ class RedeliveryRefused(ValueError):
     """A redelivery that cannot be done, with a message for the person who asked."""
 
 
+# Inside ``subscriptions_read_once()``: a holder for the subscriptions once read.
+_read_once: contextvars.ContextVar[dict[str, list[WebhookSubscription]] | None] = contextvars.ContextVar(
+    "webhook_subscriptions_read_once", default=None
+)
+
+
+@contextlib.contextmanager
+def subscriptions_read_once() -> Iterator[None]:
+    """Read the active subscriptions once for every ``emit`` in the block (one change, several events).
+
+    For a block inside one transaction: a subscription changed meanwhile is seen by the next change.
+    """
+    token = _read_once.set({})
+    try:
+        yield
+    finally:
+        _read_once.reset(token)
+
+
+def _active_subscriptions() -> list[WebhookSubscription]:
+    holder = _read_once.get()
+    if holder is not None and "active" in holder:
+        return holder["active"]
+    subscriptions = list(WebhookSubscription.objects.filter(is_active=True).only("pk", "event_types"))
+    if holder is not None:
+        holder["active"] = subscriptions
+    return subscriptions
+
+
 def emit(event_type: str, data: dict[str, Any]) -> None:
-    subscriptions = [
-        s
-        for s in WebhookSubscription.objects.filter(is_active=True).only("pk", "event_types")
-        if event_type in s.event_types
-    ]
+    subscriptions = [s for s in _active_subscriptions() if event_type in s.event_types]
     if not subscriptions:
         return
     now = timezone.now()

@@ -117,8 +117,25 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------------------
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Under daphne (ASGI) Django keeps connections per request context, not per thread: a
+    # persistent connection (CONN_MAX_AGE) is never reused there, so every request opened a new
+    # PostgreSQL connection (a backend process each) and left the old one for the garbage
+    # collector; under load the servers ran out of them ("too many clients"). A pool per process
+    # (psycopg_pool, Django >= 5.1) hands each request a connection and takes it back at its end.
+    # Each connection is checked (one round trip) as it leaves the pool: after a PostgreSQL restart
+    # or a terminated backend the idle ones are dead, and a request must get a fresh one, not an error.
+    DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10, minimum=0)
+    if DB_POOL_MAX_SIZE and DATABASE_URL.startswith(("postgres://", "postgresql://")):
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # Django passes the pool its check
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": DB_POOL_MAX_SIZE,
+            "timeout": env_float("DB_POOL_TIMEOUT_SECONDS", 10.0),
+        }
+    else:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES = {
         "default": {
@@ -138,12 +155,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, Celery broker, cache ---------------------------------------------
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+    # Pub/sub: a group_send is one PUBLISH, received once by each server process subscribed to the
+    # group, which hands it to its own sockets. The list-based RedisChannelLayer wrote one message
+    # per member socket and each process popped them one by one: with 200 agents an inbound
+    # message was about 600 Redis writes and reads, and the servers fell seconds behind. Pub/sub
+    # keeps nothing for a process that is not listening; the database is the record and clients
+    # resync (CHANNEL_LAYER=lists restores the old layer).
+    CHANNEL_LAYER = env_str("CHANNEL_LAYER", "pubsub")
+    if CHANNEL_LAYER not in ("pubsub", "lists"):
+        raise ImproperlyConfigured(f"CHANNEL_LAYER must be pubsub or lists, got {CHANNEL_LAYER!r}")
+    if CHANNEL_LAYER == "lists":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+            }
         }
-    }
+    else:
+        CHANNEL_LAYERS = {
+            "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "core.channel_layer.EmbeddedChannelLayer"}}

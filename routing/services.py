@@ -48,7 +48,6 @@ from conversations.services import (
     _enqueue_send,
     _lock,
     _record,
-    _refresh_counters,
     _save,
     _set_status,
     conversation_set_priority,
@@ -220,7 +219,6 @@ def assistant_reply(
             at=now,
         )
         _save(conversation, changed, now=now)
-        _refresh_counters(conversation)
         _broadcast_message(message, conversation)
         _broadcast_conversation(conversation, changes=changed)
         _enqueue_send(message)
@@ -425,7 +423,6 @@ def assistant_handoff(
         conversation.assistant_state = state
         changed.append("assistant_state")
         _save(conversation, changed, now=now)
-        _refresh_counters(conversation)
         _broadcast_conversation(conversation, changes=changed)
         conversation_id = conversation.pk
         transaction.on_commit(lambda: hooks.on_handoff(conversation_id))

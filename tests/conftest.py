@@ -137,6 +137,10 @@ class LiveEvents:
     def groups_of(self, type_: str) -> list[list[str]]:
         return [groups for event, groups in self.sent if event["type"] == type_]
 
+    def record_all(self, events: list[tuple[dict[str, Any], list[str]]]) -> None:
+        for event, groups in events:
+            self.record(event, groups)
+
     def clear(self) -> None:
         self.sent.clear()
 
@@ -144,7 +148,7 @@ class LiveEvents:
 @pytest.fixture
 def live_events(monkeypatch: pytest.MonkeyPatch) -> LiveEvents:
     events = LiveEvents()
-    monkeypatch.setattr(realtime, "_deliver", events.record)
+    monkeypatch.setattr(realtime, "_deliver_all", events.record_all)
     return events
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import django_filters
 from django import forms
 from django.conf import settings
-from django.db.models import Exists, Expression, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import Expression, Q, QuerySet
 from django.db.models.fields import BooleanField
 from django.http import QueryDict
 from django_filters.utils import translate_validation
@@ -212,11 +213,56 @@ def _has_tags(names: list[str] | tuple[str, ...]) -> Q:
 # --- Search ------------------------------------------------------------------------------------
 
 
-class TextSearchMatch(Expression):
-    """``<table>.search_vector @@ plainto_tsquery('simple', %s)`` on the query's own table.
+class DocumentMatch(Expression):
+    """The conversation's search document (migration 0008) holds every word of ``text``, or its id token.
 
-    The tsvector columns are maintained by triggers (migration 0003) and are not model fields; the
-    table alias is taken at compile time, so this also works inside subqueries (aliased U0, ...).
+    For a single lexeme, ``<conversation>.id IN (SELECT conversation_id FROM
+    conversations_conversationsearch WHERE document @@ ...)``: a semi-join, for which PostgreSQL
+    chooses from the document column's real statistics between the GIN index and walking the list in
+    its order, looking up each conversation's document (a common word: it stops when the page is
+    full). For several lexemes (``tap-to-pay``) its estimate multiplies their frequencies as if
+    independent, far too low, and it would collect every match first: then a scalar subquery per
+    row, which it can only evaluate while walking.
+    """
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, text: str, *, conversation_id: int | None, per_row: bool) -> None:
+        super().__init__()
+        self.text = text
+        self.conversation_id = conversation_id
+        self.per_row = per_row
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        alias = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
+        query, params = _document_query(self.text, self.conversation_id)
+        column = f"{alias}.{connection.ops.quote_name('id')}"
+        if self.per_row:
+            return (
+                f"(SELECT s.document @@ {query} FROM conversations_conversationsearch s "  # noqa: S608 (names, fixed text)
+                f"WHERE s.conversation_id = {column})",
+                tuple(params),
+            )
+        return (
+            f"{column} IN (SELECT conversation_id FROM conversations_conversationsearch WHERE document @@ {query})",  # noqa: S608 (names, fixed text)
+            tuple(params),
+        )
+
+
+def _document_query(text: str, conversation_id: int | None) -> tuple[str, list[Any]]:
+    """The tsquery of a search word against the documents: its words, or the id token ``#<id>``."""
+    if conversation_id is None:
+        return "plainto_tsquery('simple', %s)", [text]
+    return "(plainto_tsquery('simple', %s) || %s::tsquery)", [text, f"'#{conversation_id}'"]
+
+
+class ThreadMatch(Expression):
+    """One of the conversation's messages, or its contact, matches ``text`` (as a phrase if ``phrase``).
+
+    What a search word means. Written as scalar subqueries on this conversation's own rows (its
+    contact, its thread's index), which PostgreSQL evaluates per candidate: as EXISTS under an OR it
+    may instead hash every matching message of the database first.
     """
 
     output_field = BooleanField()
@@ -228,48 +274,58 @@ class TextSearchMatch(Expression):
         self.phrase = phrase
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
-        alias = compiler.query.get_initial_alias()
-        column = f"{compiler.quote_name_unless_alias(alias)}.{connection.ops.quote_name('search_vector')}"
-        function = "phraseto_tsquery" if self.phrase else "plainto_tsquery"
-        return f"{column} @@ {function}('simple', %s)", (self.text,)
+        alias = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
+        query = f"{'phraseto_tsquery' if self.phrase else 'plainto_tsquery'}('simple', %s)"
+        quote = connection.ops.quote_name
+        return (
+            f"(coalesce((SELECT ct.search_vector @@ {query} FROM conversations_contact ct "  # noqa: S608 (names, fixed text)
+            f"WHERE ct.id = {alias}.{quote('contact_id')}), false) "
+            f"OR coalesce((SELECT true FROM conversations_message m WHERE m.conversation_id = {alias}.{quote('id')} "
+            f"AND m.search_vector @@ {query} LIMIT 1), false))",
+            (self.text, self.text),
+        )
 
 
-# Up to this many conversations matching a search word are fetched and passed as a list of ids.
-FEW_MATCHES = 1000
+# Up to this many conversations whose document matches a search word are fetched and passed as a list of ids.
+FEW_MATCHES = 5000
 
 
 def _term_q(term: search.Term) -> Q:
     text = term.text
-    if settings.IS_POSTGRES:
-        contacts = Contact.objects.filter(TextSearchMatch(text, phrase=term.phrase)).values("pk")
-        messages = (
-            Message.objects.filter(TextSearchMatch(text, phrase=term.phrase)).order_by().values("conversation_id")
-        )
-    else:
+    digits = text.lstrip("#")
+    conversation_id = int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 19 else None
+    if not settings.IS_POSTGRES:
         contacts = Contact.objects.filter(Q(name__icontains=text) | Q(identities__value__icontains=text)).values("pk")
         messages = Message.objects.filter(Q(body__icontains=text) | Q(subject__icontains=text)).values(
             "conversation_id"
         )
-    # A rare word: its few matching conversations are fetched first and given as a list of ids, so the
-    # page is a handful of primary-key lookups. (As a subquery, the planner's fixed guess of thousands
-    # of full-text matches makes it hash-join the whole table; as an OR of two subqueries, it tests
-    # every conversation against hashed sets: a full scan at a million rows.) UNION ALL lets the
-    # probe stop at FEW_MATCHES + 1 rows instead of collecting every match of a common word.
-    matches = messages.order_by().union(Conversation.objects.filter(contact_id__in=contacts).values("pk"), all=True)
-    digits = text.lstrip("#")
-    if digits.isascii() and digits.isdigit() and len(digits) < 19:
-        matches = matches.union(Conversation.objects.filter(pk=int(digits)).values("pk"), all=True)
-    few = list(matches[: FEW_MATCHES + 1])
+        condition = Q(pk__in=messages) | Q(contact_id__in=contacts)
+        return condition | Q(pk=conversation_id) if conversation_id is not None else condition
+    # A word matches a conversation whose messages or contact contain it (a phrase: in one message, in
+    # order) or whose id it is. The conversation's document is the union of those words, so it answers
+    # exactly for a single word and is a necessary condition otherwise: then each candidate is checked.
+    if text.isalnum() and not term.phrase:
+        # One lexeme: the planner's estimate comes from the document column's statistics (its most
+        # common words and their frequencies), so it picks the GIN index for a rare word and the
+        # walk for a common one by itself. (A probe first cost up to 80 ms for a word in 9% of
+        # the documents: its LIMIT makes the planner scan the table until enough are found.)
+        return Q(DocumentMatch(text, conversation_id=conversation_id, per_row=False))
+    check = Q(ThreadMatch(text, phrase=term.phrase))
+    if conversation_id is not None:
+        check |= Q(pk=conversation_id)
+    # Several lexemes or a phrase: the planner would guess, so a probe decides. A rare one: its few
+    # documents are fetched first and given as a list of ids, so the page is a handful of
+    # primary-key lookups and checks; a common one: the list is walked, checking each conversation.
+    query, params = _document_query(text, conversation_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT conversation_id FROM conversations_conversationsearch WHERE document @@ {query} LIMIT %s",  # noqa: S608 (fixed text)
+            [*params, FEW_MATCHES + 1],
+        )
+        few = [row[0] for row in cursor.fetchall()]
     if len(few) <= FEW_MATCHES:
-        return Q(pk__in=[row["conversation_id"] if isinstance(row, dict) else row for row in few])
-    # A common word: walk the conversations in list order and check each one's own messages (the
-    # thread index), which stops as soon as the page is full, instead of collecting the word's
-    # hundreds of thousands of matches among millions of messages first.
-    in_thread = messages.filter(conversation_id=OuterRef("pk"))
-    condition = Q(Exists(in_thread)) | Q(contact_id__in=contacts)
-    if digits.isascii() and digits.isdigit() and len(digits) < 19:
-        condition |= Q(pk=int(digits))
-    return condition
+        return Q(pk__in=few) & check
+    return Q(DocumentMatch(text, conversation_id=conversation_id, per_row=True)) & check
 
 
 def apply_search(queryset: QuerySet[Conversation], parsed: search.ParsedSearch, *, user: Any) -> QuerySet[Conversation]:

@@ -250,6 +250,30 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(s.ReminderSerializer(reminder).data, status=201)
 
     @extend_schema(
+        summary="Cancel a follow-up reminder",
+        description="Cancel one of your reminders on this conversation that has not fired yet.",
+        request=None,
+        responses={204: None, **_conversation_errors},
+        filters=False,
+    )
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"remind/(?P<reminder_id>[0-9]+)",
+        pagination_class=None,
+        filter_backends=[],
+    )
+    def cancel_reminder(self, request: Request, pk: str | None = None, reminder_id: str | None = None) -> Response:
+        conversation = self.get_object()
+        reminder = get_object_or_404(
+            Reminder.objects.filter(conversation=conversation, user=services.user_for_id(request.user.pk or 0)),
+            pk=reminder_id,
+            fired_at__isnull=True,
+        )
+        reminders.reminder_cancel(reminder=reminder, user=request.user)
+        return Response(status=204)
+
+    @extend_schema(
         summary="View counts",
         description="The inbox views' counts (All, Mine, Team, By channel, Bot-handled), in one query.",
         filters=False,

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from analytics import recorder, selectors
+from analytics.metrics import FACTLESS_KINDS
 from analytics.models import DailyRollup, FactKind, MetricFact
 from conversations import services
 from conversations.models import ConversationEvent, EventKind, SenderKind
@@ -225,6 +226,20 @@ def test_facts_are_written_with_the_event(reopened_conversation: Any, agent: Any
     assert first.agent_id == agent.pk
     event = ConversationEvent.objects.get(pk=first.event_id)
     assert event.kind == EventKind.MESSAGE_OUT
+
+
+def test_a_customer_message_is_recorded_without_a_query_and_completes_no_fact(
+    reopened_conversation: Any, django_assert_num_queries: Any
+) -> None:
+    recorder.rebuild()  # every fact as the replay makes it
+    kinds = dict(ConversationEvent.objects.values_list("pk", "kind"))
+    assert {kinds[fact_event] for fact_event in MetricFact.objects.values_list("event_id", flat=True)}.isdisjoint(
+        FACTLESS_KINDS
+    )
+    assert EventKind.MESSAGE_IN in kinds.values()
+    message_in = ConversationEvent.objects.filter(kind=EventKind.MESSAGE_IN).first()
+    with django_assert_num_queries(0):
+        recorder.record_event(message_in)
 
 
 def test_rebuild_reproduces_the_write_time_facts_and_is_idempotent(reopened_conversation: Any) -> None:

@@ -82,6 +82,22 @@ def test_duplicate_message_sid_creates_one_message(client: Client, sms_inbox: An
     assert Message.objects.filter(channel_message_id=payload["MessageSid"]).count() == 1
 
 
+def test_a_message_to_an_open_conversation_takes_a_fixed_number_of_queries(
+    client: Client, sms_inbox: Any, django_assert_num_queries: Any
+) -> None:
+    post_signed(client, messages_path(sms_inbox), sms_payload(body="First"))
+    # Inbox, retry check, same number elsewhere; then the transaction (2), and in it under the
+    # contact's lock: contact, retry check, conversation, message (in a savepoint: 3), event,
+    # conversation update, the payloads' tags and attachments, the webhook subscriptions (read
+    # once for both events). It was 23.
+    with django_assert_num_queries(16):
+        response = post_signed(client, messages_path(sms_inbox), sms_payload(body="Second"))
+    assert response.status_code == 200
+    conversation = Message.objects.get(body="Second").conversation
+    assert conversation.message_count == 2
+    assert conversation.last_message_preview == "Second"
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_duplicate_message_sid_creates_one_message(agent: Any, team: Any) -> None:

@@ -244,3 +244,30 @@ def test_importing_history_notifies_nobody(sms_inbox, agent, django_capture_on_c
         services.conversation_assign(conversation=receive(sms_inbox), assignee=agent, actor=None)
     assert not Notification.objects.exists()
     assert mail.outbox == []
+
+
+def test_many_recipients_are_told_in_one_batch_with_bounded_concurrency() -> None:
+    """A notification to hundreds of agents: every one sent, never more at once than the layer's pool allows."""
+    from asgiref.sync import async_to_sync
+
+    from conversations import realtime
+
+    class Layer:
+        def __init__(self) -> None:
+            self.in_flight = self.most = 0
+            self.sent: list[str] = []
+
+        async def group_send(self, group: str, message: dict[str, Any]) -> None:
+            import asyncio
+
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+            await asyncio.sleep(0.001)
+            self.sent.append(group)
+            self.in_flight -= 1
+
+    layer = Layer()
+    events = [({"type": "notification.created", "n": n}, [user_group(n)]) for n in range(200)]
+    async_to_sync(realtime._send_all)(layer, events)
+    assert sorted(layer.sent) == sorted(user_group(n) for n in range(200))
+    assert 1 < layer.most <= realtime.SEND_CONCURRENCY

@@ -109,6 +109,32 @@ def test_cancelling_is_for_the_reminders_owner(conversation, agent, teammate):
     assert not Reminder.objects.exists()
 
 
+def test_an_agent_cancels_her_pending_reminder_over_the_api_and_nobody_else_can(conversation, agent, teammate):
+    reminder = reminders.reminder_set(
+        conversation=conversation, user=agent, remind_at=timezone.now() + timedelta(hours=1)
+    )
+    cancel = f"{url(conversation)}{reminder.pk}/"
+    assert api_for(teammate).delete(cancel).status_code == 404  # not hers: as if it did not exist
+    assert api_for(agent).delete(f"{url(conversation)}{reminder.pk + 1000}/").status_code == 404
+    assert Reminder.objects.filter(pk=reminder.pk).exists()
+    assert api_for(agent).delete(cancel).status_code == 204
+    assert not Reminder.objects.exists()
+    assert api_for(agent).delete(cancel).status_code == 404
+    # A reminder that fired already is history, not cancellable.
+    fired = reminders.reminder_set(conversation=conversation, user=agent, remind_at=timezone.now() + timedelta(hours=1))
+    Reminder.objects.filter(pk=fired.pk).update(fired_at=timezone.now())
+    assert api_for(agent).delete(f"{url(conversation)}{fired.pk}/").status_code == 404
+    assert Reminder.objects.filter(pk=fired.pk).exists()
+
+
+def test_an_outsider_cannot_cancel_a_reminder_on_a_conversation_she_cannot_see(conversation, agent, outsider):
+    reminder = reminders.reminder_set(
+        conversation=conversation, user=agent, remind_at=timezone.now() + timedelta(hours=1)
+    )
+    assert api_for(outsider).delete(f"{url(conversation)}{reminder.pk}/").status_code == 404
+    assert Reminder.objects.filter(pk=reminder.pk).exists()
+
+
 def test_a_reminder_follows_the_agents_preferences(conversation, agent):
     from conversations.notifications import notification_preferences_set
 

@@ -112,6 +112,46 @@ def test_messages_and_contacts_are_searchable_as_the_triggers_make_them(bench_db
     assert found == 1
 
 
+def test_view_counters_equal_a_fresh_count(bench_db: object) -> None:
+    from conversations.view_counts import FRESH_COUNT, KEPT
+
+    kept = {tuple(row[:-1]): row[-1] for row in bench_db.execute(KEPT)}
+    fresh = {tuple(row[:-1]): row[-1] for row in bench_db.execute(FRESH_COUNT)}
+    assert kept == fresh and sum(fresh.values()) > 0
+    triggers = _one(
+        bench_db,
+        "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'conversations_conversation'::regclass "
+        "AND tgname LIKE 'inbox_open_count%' AND tgenabled = 'O'",
+    )
+    assert triggers == 2  # back on after the load
+
+
+def test_every_conversation_has_its_search_document(bench_db: object) -> None:
+    # As the triggers would have made it, message by message: the same as one computed afresh.
+    assert (
+        _one(
+            bench_db,
+            """SELECT count(*) FROM conversations_conversation c
+               LEFT JOIN conversations_conversationsearch s ON s.conversation_id = c.id
+               WHERE s.document IS DISTINCT FROM inbox_conversation_document(c.id, c.contact_id)""",
+        )
+        == 0
+    )
+    assert _one(bench_db, "SELECT count(*) FROM conversations_conversationsearch") == CONVERSATIONS
+    indexes = {
+        row[0]
+        for row in bench_db.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'conversations_conversationsearch'"
+        )
+    }
+    assert "conversation_search_idx" in indexes
+    paused = _one(
+        bench_db,
+        "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'inbox_%' AND NOT tgisinternal AND tgenabled <> 'O'",
+    )
+    assert paused == 0
+
+
 def test_nothing_is_due_for_the_status_timers(bench_db: object) -> None:
     # The data is as if the timers had been running: no active conversation idle past its inbox's
     # timeout, no resolved one past the archive delay, no snooze already over.

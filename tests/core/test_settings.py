@@ -119,3 +119,28 @@ def test_production_over_plain_http_is_flagged_by_check_deploy(tmp_path):
     env = {**PRODUCTION, "PUBLIC_BASE_URL": "http://inbox.example.com"}
     result = run_manage(tmp_path, "check", "--deploy", **env)
     assert "inbox.W001" in result.stdout + result.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_pooled_connection_that_died_while_idle_is_replaced_not_handed_out() -> None:
+    """After a PostgreSQL restart or a terminated backend, the next request gets a live connection."""
+    import contextlib
+
+    from django.db import connection
+
+    pool = connection.pool
+    assert pool is not None, "PostgreSQL runs with a connection pool"
+    with pool.connection() as spare:
+        dead_pid = spare.info.backend_pid  # back in the pool, idle, once the block ends
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [dead_pid])
+    connection.close()  # Django's own goes back too: every idle one is handed out below
+
+    with contextlib.ExitStack() as held:
+        pids = set()
+        for _ in range(pool.get_stats()["pool_available"] + 1):
+            conn = held.enter_context(pool.connection())
+            conn.execute("SELECT 1")
+            pids.add(conn.info.backend_pid)
+    assert dead_pid not in pids

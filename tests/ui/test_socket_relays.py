@@ -187,6 +187,18 @@ def test_inbox_pages_see_teammates_come_and_go(agent: Any, teammate: Any, outsid
 
 
 @override_settings(CHANNEL_LAYERS=IN_MEMORY)
+def test_a_client_that_does_not_ask_for_presence_is_not_sent_it(agent: Any, teammate: Any, inbox: Any) -> None:
+    async def scenario() -> None:
+        alice = await connected(agent)  # an API client: events, not who comes and goes
+        bob = await connected(teammate)
+        await bob.disconnect()
+        assert await alice.receive_nothing(timeout=0.3)
+        await alice.disconnect()
+
+    async_to_sync(scenario)()
+
+
+@override_settings(CHANNEL_LAYERS=IN_MEMORY)
 def test_the_page_is_told_who_is_connected_when_it_loads(client: Any, agent: Any, teammate: Any, inbox: Any) -> None:
     client.force_login(agent)
 
