@@ -112,7 +112,12 @@ def live_server_url(redis_layer: None, transactional_db: Any) -> Iterator[str]:
     from daphne.testing import DaphneProcess
 
     # The child is forked with these settings (test database, Redis layer); it opens its own connections.
+    # Pooled ones too: a pool kept open across the fork would hand the child this process's sockets,
+    # and both would talk over one PostgreSQL connection at once.
     connections.close_all()
+    for connection in connections.all():
+        if getattr(connection, "pool", None) is not None:
+            connection.close_pool()
     server = DaphneProcess("127.0.0.1", _application)
     server.start()
     try:
