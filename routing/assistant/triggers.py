@@ -161,6 +161,13 @@ _BOT_COMPLAINT = re.compile(
             r"(not|isnt|arent|wasnt|werent|doesnt|dont|didnt|never) (really |even )?"
             r"(help|helping|helpful|useful|relevant|answer|answering|working)\b",
             r"\b(nothing to do with|unrelated to|irrelevant to) (my|what i)\b",
+            # The help given did not work: "the steps you gave me don't work", "tried everything, still stuck".
+            r"\b(steps|instructions|solution|solutions|fix|fixes|advice|tips|suggestion|suggestions|troubleshooting)"
+            r"( you (gave|sent|suggested)( me| us)?)? (are |is |were |was )?(still )?(not|dont|didnt|doesnt|never|isnt|"
+            r"arent|wont) (really |even )?(work|working|worked|help|helping|helped|fix|fixing|fixed)\b",
+            r"\b(tried|done|followed|did) (everything|all of (it|that|this|them|those)|all the (steps|articles|"
+            r"instructions)|every step|all that|that already|it already|those already)\b.{0,40}"
+            r"\b(still|didnt|doesnt|not|no luck|nothing|same)\b",
             r"\b(dont|do not|cant|cannot|wouldnt) trust\b.{0,20}\b(automated|bot|bots|ai|robot|machine|answers?)\b",
             r"\b(going nowhere|going in circles|round in circles|same (answer|reply|article) (again|over))\b",
             r"\b(no me (ayuda|sirve)|no ayuda|ca ne m aide pas|ne m aide pas|hilft (mir )?nicht)\b",
@@ -386,6 +393,21 @@ _NEEDS_STAFF = re.compile(
             r"\b(waiting|waited)\b.{0,30}\b(minutes|mins|hours|hrs|days|weeks|forever|ages)\b.{0,30}\b(respond|reply|"
             r"answer|get back|help)\w*\b",
             r"\bfor (anyone|someone|somebody|a person|an agent) to (respond|reply|answer|get back|help|call)\b",
+            # About to leave for a competitor: only a person can keep the customer.
+            r"\b(take|taking|move|moving) (my|our) business (elsewhere|somewhere else)\b"
+            r"|\b(leave|leaving|switch|switching|move|moving|go|going) (to|for|with) (another|a different|a competitor|"
+            r"your competitor|a new) (provider|company|processor|pos|system|competitor)\b"
+            r"|\b(thinking|thinking seriously) (of|about) (leaving|switching|cancelling|canceling)\b",
+            # Data the business runs on, deleted: "all our products got deleted after the sync". (Items that
+            # only disappeared from view are in the help centre.)
+            r"\b(all |my |our |the )(\w+ )?(products|items|menu|menus|data|sales|history|reports|customers|"
+            r"inventory|transactions|orders|receipts)\b.{0,25}\b(deleted|wiped|erased|lost)\b"
+            r"|\ball (of )?(my|our|the) (\w+ )?(products|items|menu|data|sales|history|customers|inventory)\b.{0,25}"
+            r"\b(disappeared|vanished|gone|missing)\b",
+            # Safety of the hardware.
+            r"\b(caught fire|on fire|smoke|smoking|burning smell|burnt|exploded|explode|sparks|electric shock|"
+            r"overheating)\b",
+            r"\b(stealing|stole|theft|embezzl\w*|skimming|skimmer)\b",
             # Regulators, courts and the press.
             r"\b(report (you|this)|reporting (you|this)|consumer protection|ombudsman|regulator|trading standards|"
             r"better business bureau|bbb|small claims|court|the press|the media)\b",

@@ -140,3 +140,31 @@ def test_a_shop_at_a_standstill_is_urgent(text):
 )
 def test_questions_about_the_merchants_own_staff_are_not_requests_for_a_person(text):
     assert not triggers.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the instructions you sent me didn't work",
+        "tried everything in the articles and it's still not printing",
+        "if this isn't fixed we'll take our business elsewhere",
+        "thinking about switching to another provider",
+        "all our products got deleted after the update",
+        "the terminal started smoking and smells burnt",
+        "one of my cashiers has been stealing through refunds",
+    ],
+)
+def test_help_that_failed_threats_to_leave_lost_data_and_safety_need_a_person(text):
+    assert _action(text)[0] == "handoff"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how do i restore deleted products",
+        "some items vanished from my grid view, how do i show them again",
+        "what tips do you have for a busy lunch service",
+    ],
+)
+def test_questions_near_those_do_not_need_staff(text):
+    assert triggers.needs_staff(text) == ""
