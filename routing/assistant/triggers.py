@@ -256,7 +256,10 @@ _MERCHANT_REFUNDS = re.compile(
     r"|\b(charge|fee|fees|cost|endpoint|api|limit|report|permission|button) (for|on) refunds?\b"
     # Refunds as a rule or a staff permission: "your refund policy", "can a manager approve refunds".
     r"|\brefunds? (polic(y|ies)|rules|terms)\b"
-    r"|\b(see|view|find|export|list|track|search|access to) (my |our |the |all |all my |all the |past )?refunds\b"
+    r"|\bhow (to|do i|do we|can i|can we) (issue|do|make|give|process|send|void)( a| an)?( partial| full)? refunds?\b"
+    # (Not "see my refund" or "find my refund": "I can't see my refund on my card" is waiting for one of ours.)
+    r"|\b(view|export|list|search|access to) (my |our |the |all |all my |all the |past )?refunds?\b"
+    r"|\bsee (all |all my |all the |the |past )refunds?\b"
     r"|\bcomo (hago un |hacer un |puedo hacer un )?(reembols\w*|devuelvo)\b"
     r"|\bcomment (faire un |effectuer un )?rembours\w*\b"
     r"|\b(managers?|staff|employees?|cashiers?|supervisors?|team members?) (can |could |to |cannot |cant )?"
@@ -339,6 +342,17 @@ _NEEDS_STAFF = re.compile(
             r"|\b(payouts?|deposits?|money|funds|transfers?|virements?|pagos?|pagamentos?|auszahlung)\b.{0,30}"
             r"\b(is missing|are missing|went missing|never arrived|never came|still not arrived|still hasnt arrived|"
             r"toujours pas arrive|todavia no (me )?ha llegado|ainda nao chegou|immer noch nicht angekommen)\b",
+            # A payout the bank sent back, or one that does not add up.
+            r"\b(returned|bounced|rejected|reversed) (the |my |our )?(payouts?|deposits?|transfers?)\b"
+            r"|\b(payouts?|deposits?|transfers?) (was |were |got |has been |have been )?(returned|bounced|rejected|"
+            r"reversed)\b"
+            r"|\b(payouts?|deposits?|balance|money)\b.{0,40}\b(something is wrong|something s wrong|doesnt add up|"
+            r"dont add up|does not add up|do not add up)\b",
+            # Locked out with no way back in: the recovery address or phone is gone.
+            r"\b(cant|cannot|can not|no longer|dont|do not) (have )?(access|get into|use)( to)? (my |the |that |an |"
+            r"our )?(old |former |previous )?(email|e mail|inbox|phone|number|address)\b"
+            r"|\b(old|former|previous) (email|e mail|address|phone|number)\b.{0,30}\b(cant|cannot|no longer)"
+            r" (access|use|get into|have)\b",
             # Hardware orders gone wrong: the wrong item, short or lost in the post. (Damaged in transit is in the
             # help centre.)
             r"\b(wrong|incorrect) (item|items|reader|model|product|terminal|size|colou?r|order)\b"
