@@ -57,7 +57,11 @@ class LocalResponder:
         if not reason and best_score < ANSWER_MIN_SCORE and triage.sentiment(context.message) <= UNHAPPY:
             # An upset customer whose message the knowledge base does not answer: a fallback would make it worse.
             reason = "unhappy_unanswered"
-        if not reason and classifier.reads_like_handoff(context.message):
+        if (
+            not reason
+            and not triggers.declines_person(context.message)
+            and classifier.reads_like_handoff(context.message)
+        ):
             # Worded unlike any rule above, but like the labelled messages that needed a person.
             reason = "reads_like_handoff"
         if reason:

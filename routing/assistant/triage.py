@@ -8,6 +8,7 @@ it matched. Urgency and sentiment are small lexicons; the priority also rises fo
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 
 from django.conf import settings
@@ -299,6 +300,28 @@ _URGENT = (
     "outage",
     "not working at all",
     "stopped working",
+    # The shop at a standstill: "the whole system is down", "customers are waiting".
+    "system is down",
+    "everything is down",
+    "terminals are down",
+    "all down",
+    "whole system",
+    "terminal down",
+    "nothing works",
+    "nothing is working",
+    "customers waiting",
+    "customers are waiting",
+    "customers walking out",
+    "customers are walking out",
+    "customers are leaving",
+    "queue of customers",
+    "help now",
+    "cant sell",
+    "can't sell",
+    "cannot sell",
+    "all offline",
+    "caiu",
+    "en panne",
     "urgente",
     "urgencia",
     "inmediato",
@@ -417,8 +440,14 @@ def sentiment(message: str) -> float:
     return 0.0 if total == 0 else (positive - negative) / total
 
 
+# "Not urgent", "nothing urgent": the word is there, the urgency is not.
+_NOT_URGENT = re.compile(
+    r"\b(not|nothing|isnt|no|no es|pas)( really| very| that| too| super)? (urgent|urgente|critical)\b"
+)
+
+
 def urgency(message: str) -> str:
-    joined = " " + " ".join(text.words(message)) + " "
+    joined = " " + _NOT_URGENT.sub(" ", " ".join(text.words(message))) + " "
     if _count(joined, _URGENT):
         return "urgent"
     if _count(joined, _HIGH):

@@ -92,7 +92,8 @@ _REACH = re.compile(
 # "Talk to your team", "contact support", "email the billing department".
 _REACH_GROUP = re.compile(
     r"\b(talk|speak|chat|contact|call|reach|get|connect me|transfer me|put me through)( to| with)?"
-    r" (your |the |a |an |some )?(\w+ )?(team|support|department|staff|desk|office|service|customer service)\b"
+    r" (your |the |a |an |some )?(?!(my|our|his|her|their) )(\w+ )?"
+    r"(team|support|department|staff|desk|office|service|customer service)\b"
 )
 # The same in the other languages: "me comunican con soporte", "parler au service client".
 _REACH_GROUP_OTHER = re.compile(
@@ -119,7 +120,7 @@ _WHO_TO_REACH = re.compile(
     r"\b(who|whom|whoever)\b.{0,25}\b(talk|speak|chat|contact|write|email|call|reach|ask)\b"
     r"|\b(talk|speak|chat|get in touch) (to|with) (whoever|whomever|who)\b"
     r"|\b(a|one of your|any of your) (colleague|colleagues|coworker|coworkers|team member|team members|people|folks|"
-    r"guys|staff)\b"
+    r"guys|staff)\b(?! (member|members|account|accounts|permission|permissions|pin|pins|list)\b)"
     r"|\b(someone|somebody|anyone|person) (senior|higher up|in charge|more senior|qualified|competent)\b"
     r"|\bpass (this |it |me )?(on |over |along )?to (someone|somebody|a person|a human|your|the)\b"
     r"|\bdiscuss (this |it )?with (a |one of |your |someone|somebody)"
@@ -160,6 +161,13 @@ _BOT_COMPLAINT = re.compile(
             r"(not|isnt|arent|wasnt|werent|doesnt|dont|didnt|never) (really |even )?"
             r"(help|helping|helpful|useful|relevant|answer|answering|working)\b",
             r"\b(nothing to do with|unrelated to|irrelevant to) (my|what i)\b",
+            # The help given did not work: "the steps you gave me don't work", "tried everything, still stuck".
+            r"\b(steps|instructions|solution|solutions|fix|fixes|advice|tips|suggestion|suggestions|troubleshooting)"
+            r"( you (gave|sent|suggested)( me| us)?)? (are |is |were |was )?(still )?(not|dont|didnt|doesnt|never|isnt|"
+            r"arent|wont) (really |even )?(work|working|worked|help|helping|helped|fix|fixing|fixed)\b",
+            r"\b(tried|done|followed|did) (everything|all of (it|that|this|them|those)|all the (steps|articles|"
+            r"instructions)|every step|all that|that already|it already|those already)\b.{0,40}"
+            r"\b(still|didnt|doesnt|not|no luck|nothing|same)\b",
             r"\b(dont|do not|cant|cannot|wouldnt) trust\b.{0,20}\b(automated|bot|bots|ai|robot|machine|answers?)\b",
             r"\b(going nowhere|going in circles|round in circles|same (answer|reply|article) (again|over))\b",
             r"\b(no me (ayuda|sirve)|no ayuda|ca ne m aide pas|ne m aide pas|hilft (mir )?nicht)\b",
@@ -183,6 +191,12 @@ _PERSON_ASKED = re.compile(
 _NEGATED = re.compile(
     r"\b(dont|do not|no need to|without|not|never) (need|want|talk|speak|wait for|bother)?\s?(a |an |to a |to )?"
     r"(human|person|agent|someone|representative|anyone)\b"
+    # "I don't need to speak to anyone", "no need for an agent", "no need to escalate".
+    r"|\b(dont|do not|no need|not necessary|without) (need |want |have )?(to |for )?"
+    r"((talk|speak|chat|bother|involve|call) (to |with )?)?(a |an |any |your )?"
+    r"(human|person|agent|someone|somebody|anyone|anybody|representative|escalate|escalating|escalation)\b"
+    # Content with the bot: "I'm fine talking to a bot".
+    rf"|\b(fine|happy|ok|okay|good|no problem) (talking|chatting|speaking) (to|with) (a |an |the )?{_BOT}\b"
 )
 _SHORT = 5
 
@@ -191,6 +205,11 @@ _SHORT = 5
 class Trigger:
     reason: str
     detail: str = ""
+
+
+def declines_person(message: str) -> bool:
+    """Whether the customer says they do not want a person ("no need for an agent, just tell me...")."""
+    return bool(_NEGATED.search(" ".join(_words(message))))
 
 
 def asks_for_person(message: str) -> bool:
@@ -235,6 +254,16 @@ _MERCHANT_REFUNDS = re.compile(
     r"|\b(do|process|undo|void|make) (a |an )?(partial |full )?refunds?\b"
     r"|\brefunds? (button|tab|screen|page|option|endpoint|report|limit|window|permission|policy for my)s?\b"
     r"|\b(charge|fee|fees|cost|endpoint|api|limit|report|permission|button) (for|on) refunds?\b"
+    # Refunds as a rule or a staff permission: "your refund policy", "can a manager approve refunds".
+    r"|\brefunds? (polic(y|ies)|rules|terms)\b"
+    r"|\bhow (to|do i|do we|can i|can we) (issue|do|make|give|process|send|void)( a| an)?( partial| full)? refunds?\b"
+    # (Not "see my refund" or "find my refund": "I can't see my refund on my card" is waiting for one of ours.)
+    r"|\b(view|export|list|search|access to) (my |our |the |all |all my |all the |past )?refunds?\b"
+    r"|\bsee (all |all my |all the |the |past )refunds?\b"
+    r"|\bcomo (hago un |hacer un |puedo hacer un )?(reembols\w*|devuelvo)\b"
+    r"|\bcomment (faire un |effectuer un )?rembours\w*\b"
+    r"|\b(managers?|staff|employees?|cashiers?|supervisors?|team members?) (can |could |to |cannot |cant )?"
+    r"(approve|issue|give|do|make|process|authori[sz]e)\w* refunds?\b"
 )
 
 
@@ -251,10 +280,16 @@ def matched_keyword(message: str, keywords: Sequence[str]) -> str:
         if not phrase:
             continue
         stems = " ".join(text.stem(w) for w in phrase.split())
-        if f" {phrase} " in joined or f" {stems} " in stemmed:
-            if _NEGATED_KEYWORD.search(joined.split(f" {phrase.split()[0]}", 1)[0][-40:] + " "):
-                continue  # "I'm not asking for a refund, just..."
-            return keyword
+        if f" {phrase} " in joined:
+            before = joined.split(f" {phrase} ", 1)[0]
+        elif f" {stems} " in stemmed:
+            # The words before it as written ("nothing urgent"), not as stemmed ("noth").
+            before = " " + " ".join(words[: stemmed.split(f" {stems} ", 1)[0].count(" ")])
+        else:
+            continue
+        if _NEGATED_KEYWORD.search(before[-40:] + " "):
+            continue  # "I'm not asking for a refund, just..."
+        return keyword
     return ""
 
 
@@ -263,6 +298,10 @@ def matched_keyword(message: str, keywords: Sequence[str]) -> str:
 _NEGATED_KEYWORD = re.compile(
     r"\b((not|dont|do not|doesnt|isnt|arent)( really| even)? (asking|looking|wanting|want|need|requesting|after)"
     r"( for| to)?|no need (for|to))( a| an| my| the)? $"
+    # "Not urgent, but...", "nothing urgent".
+    r"|\b(not|nothing|isnt|is not|its not)( really| very| that| too| super| at all)? $"
+    # A question about what would happen: "what happens to my data if I cancel my subscription later".
+    r"|\b(if|when|once|in case) (i|we) (ever |later |eventually |decide to |do |did |were to |wanted to |want to )?$"
 )
 
 
@@ -297,6 +336,30 @@ _NEEDS_STAFF = re.compile(
             r" (is |are |was |were |got |has been |have been |is being |are being )?(now |still |currently )?"
             r"(on hold|held|under review|in review|paused|frozen|"
             r"withheld|blocked|restricted|limited|stuck)\b",
+            # A payout that has gone missing: "where is my payout?", "my deposit is missing", "mon virement n'est
+            # toujours pas arrivé".
+            r"\bwhere (is|are|s) (my|our|the) (\w+ )?(payouts?|deposits?|money|funds|transfers?)\b"
+            r"|\b(payouts?|deposits?|money|funds|transfers?|virements?|pagos?|pagamentos?|auszahlung)\b.{0,30}"
+            r"\b(is missing|are missing|went missing|never arrived|never came|still not arrived|still hasnt arrived|"
+            r"toujours pas arrive|todavia no (me )?ha llegado|ainda nao chegou|immer noch nicht angekommen)\b",
+            # A payout the bank sent back, or one that does not add up.
+            r"\b(returned|bounced|rejected|reversed) (the |my |our )?(payouts?|deposits?|transfers?)\b"
+            r"|\b(payouts?|deposits?|transfers?) (was |were |got |has been |have been )?(returned|bounced|rejected|"
+            r"reversed)\b"
+            r"|\b(payouts?|deposits?|balance|money)\b.{0,40}\b(something is wrong|something s wrong|doesnt add up|"
+            r"dont add up|does not add up|do not add up)\b",
+            # Locked out with no way back in: the recovery address or phone is gone.
+            r"\b(cant|cannot|can not|no longer|dont|do not) (have )?(access|get into|use)( to)? (my |the |that |an |"
+            r"our )?(old |former |previous )?(email|e mail|inbox|phone|number|address)\b"
+            r"|\b(old|former|previous) (email|e mail|address|phone|number)\b.{0,30}\b(cant|cannot|no longer)"
+            r" (access|use|get into|have)\b",
+            # Hardware orders gone wrong: the wrong item, short or lost in the post. (Damaged in transit is in the
+            # help centre.)
+            r"\b(wrong|incorrect) (item|items|reader|model|product|terminal|size|colou?r|order)\b"
+            r"|\b(only|just) (got|received|came with) (\d+|one|two|three|half)\b|\bhalf (of )?(my|our|the) order\b"
+            r"|\b(delivered|shipped)\b.{0,30}\b(never|not) (arrived|came|showed up|got it|received)\b"
+            r"|\b(order|package|parcel|shipment)\b.{0,30}\b(never (arrived|came|showed up)|is lost|got lost|"
+            r"stuck|lost)\b",
             # Money owed that has not come: "the deposit never came", "still haven't been paid for last week".
             r"\b(payouts?|deposits?|money|funds|transfers?)\b (\w+ )?(never|still (has not|hasnt|havent|have not))"
             r" (came|come|arrived|showed up|landed|been paid)\b"
@@ -344,6 +407,21 @@ _NEEDS_STAFF = re.compile(
             r"\b(waiting|waited)\b.{0,30}\b(minutes|mins|hours|hrs|days|weeks|forever|ages)\b.{0,30}\b(respond|reply|"
             r"answer|get back|help)\w*\b",
             r"\bfor (anyone|someone|somebody|a person|an agent) to (respond|reply|answer|get back|help|call)\b",
+            # About to leave for a competitor: only a person can keep the customer.
+            r"\b(take|taking|move|moving) (my|our) business (elsewhere|somewhere else)\b"
+            r"|\b(leave|leaving|switch|switching|move|moving|go|going) (to|for|with) (another|a different|a competitor|"
+            r"your competitor|a new) (provider|company|processor|pos|system|competitor)\b"
+            r"|\b(thinking|thinking seriously) (of|about) (leaving|switching|cancelling|canceling)\b",
+            # Data the business runs on, deleted: "all our products got deleted after the sync". (Items that
+            # only disappeared from view are in the help centre.)
+            r"\b(all |my |our |the )(\w+ )?(products|items|menu|menus|data|sales|history|reports|customers|"
+            r"inventory|transactions|orders|receipts)\b.{0,25}\b(deleted|wiped|erased|lost)\b"
+            r"|\ball (of )?(my|our|the) (\w+ )?(products|items|menu|data|sales|history|customers|inventory)\b.{0,25}"
+            r"\b(disappeared|vanished|gone|missing)\b",
+            # Safety of the hardware.
+            r"\b(caught fire|on fire|smoke|smoking|burning smell|burnt|exploded|explode|sparks|electric shock|"
+            r"overheating)\b",
+            r"\b(stealing|stole|theft|embezzl\w*|skimming|skimmer)\b",
             # Regulators, courts and the press.
             r"\b(report (you|this)|reporting (you|this)|consumer protection|ombudsman|regulator|trading standards|"
             r"better business bureau|bbb|small claims|court|the press|the media)\b",
@@ -362,10 +440,31 @@ _NEEDS_STAFF = re.compile(
 )
 
 
+# Problems that have happened, as opposed to questions about them: "my account was hacked", "I was charged".
+_INCIDENT = re.compile(
+    r"\b(i|we|my|our|me|us)\b.{0,40}\b(was|were|got|has been|have been|is|are|been|keep|keeps|still|never|"
+    r"didnt|did not|cant|cannot|havent|hasnt)\b"
+    r"|\b(someone|somebody|they|you)\b.{0,30}\b(my|our|me|us)\b"
+    # Asking how to complain or dispute is the complaint itself.
+    r"|\b(complain|complaint|dispute|contest)\b"
+)
+# A how-to or what-if question about security, fraud or disputes ("how do I turn on fraud alerts", "what should
+# I do if I get a phishing email") is answered by the help centre, unless it also tells of something that happened.
+_HOW_TO = re.compile(
+    r"^(how (do|can|should|would) (i|we|you)|how does|how do|where (do|can) (i|we)|what (should|do|can) (i|we) do"
+    r" (if|when)|what happens (if|when)|is there (a|an) (guide|setting|way|article)|can (i|we) (turn|set|switch))\b"
+    r"|\b(hypothetically|just curious|in case|for future reference)\b"
+)
+
+
 def needs_staff(message: str) -> str:
     """Why only a person can help with this message ("" when the assistant may try)."""
     joined = " ".join(text.words(message))
-    return "needs_staff" if _NEEDS_STAFF.search(joined) else ""
+    if not _NEEDS_STAFF.search(joined):
+        return ""
+    if _HOW_TO.search(joined) and not _INCIDENT.search(_HOW_TO.sub(" ", joined)):
+        return ""
+    return "needs_staff"
 
 
 # --- Typos -------------------------------------------------------------------------------------

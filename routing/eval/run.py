@@ -10,8 +10,9 @@ is needed. Tune on the dev split only and report the test split.
 
 A message's split follows from its text alone (:func:`split_of`: about 40% dev), so a message
 added later lands in dev or test without anyone choosing. The statistical classifier
-(:mod:`routing.assistant.classifier`) learns from the dev split only; ``--cross-validate`` shows how
-it does on dev messages it was not trained on, which is how its threshold was chosen.
+(:mod:`routing.assistant.classifier`) learns from the dev split (and from its own training-only
+messages, never from this file's test split); ``--cross-validate`` shows how it does on dev messages it
+was not trained on, which is how its threshold was chosen.
 """
 
 from __future__ import annotations
@@ -134,9 +135,10 @@ def cross_validate(rows: list[dict[str, Any]], folds: int = CV_FOLDS) -> list[Fo
     """Each row scored by a model trained on the other folds (rows are dealt to folds in file order)."""
     from routing.assistant import classifier
 
+    extra = classifier.load_extra_examples()
     scored = []
     for fold in range(folds):
-        training = [row for index, row in enumerate(rows) if index % folds != fold]
+        training = extra + [row for index, row in enumerate(rows) if index % folds != fold]
         held_out = [row for index, row in enumerate(rows) if index % folds == fold]
         models = classifier.train(training)
         for row in held_out:
@@ -156,9 +158,10 @@ def cross_validate_responder(rows: list[dict[str, Any]], folds: int = CV_FOLDS) 
     """The whole local responder (rules and model) on each dev row, its model trained on the other folds."""
     from routing.assistant import classifier
 
+    extra = classifier.load_extra_examples()
     outcomes: list[Outcome] = []
     for fold in range(folds):
-        training = [row for index, row in enumerate(rows) if index % folds != fold]
+        training = extra + [row for index, row in enumerate(rows) if index % folds != fold]
         held_out = [row for index, row in enumerate(rows) if index % folds == fold]
         with classifier.substituted(classifier.train(training)):
             outcomes.extend(evaluate(held_out))

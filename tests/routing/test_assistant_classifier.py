@@ -123,6 +123,7 @@ def test_an_inbox_topic_list_without_the_models_topics_is_left_alone(settings):
 
 def test_cross_validation_never_scores_a_message_with_a_model_that_learnt_it(monkeypatch):
     rows = run.load("dev")[:50]
+    extra = {row["text"] for row in classifier.load_extra_examples()}
     trained_on: list[set[str]] = []
     real_train = classifier.train
 
@@ -136,7 +137,7 @@ def test_cross_validation_never_scores_a_message_with_a_model_that_learnt_it(mon
     for fold, texts in enumerate(trained_on):
         held_out = {row["text"] for index, row in enumerate(rows) if index % 5 == fold}
         assert not held_out & texts
-        assert len(texts) == len(rows) - len(held_out)
+        assert texts == extra | {row["text"] for row in rows} - held_out
 
 
 def test_threshold_for_keeps_false_handoffs_within_the_budget():
@@ -198,3 +199,39 @@ def test_a_worker_process_learns_the_classifier_as_it_starts():
     worker_process_init.send(sender=None)
     assert classifier._dev_models.cache_info().currsize == 1
     assert celery.warm_assistant_classifier in [ref() for _, ref in worker_process_init.receivers]
+
+
+def test_the_extra_training_messages_are_not_in_the_labelled_set():
+    extra = classifier.load_extra_examples()
+    assert len(extra) >= 300
+    assert not {row["text"].lower() for row in extra} & _labelled_texts()
+    assert {row["expect"] for row in extra} == {"handoff", "answer"}
+    assert {row["topic"] for row in extra} <= set(triage.DEFAULT_TOPICS)
+
+
+def test_the_models_learn_from_the_extra_training_messages_too(monkeypatch):
+    dev, extra = classifier.load_examples(), classifier.load_extra_examples()
+    learnt: list[int] = []
+    monkeypatch.setattr(classifier, "train", lambda rows: learnt.append(len(rows)))
+    classifier._dev_models.cache_clear()
+    try:
+        classifier._dev_models()
+    finally:
+        classifier._dev_models.cache_clear()
+    assert learnt == [len(dev) + len(extra)]
+
+
+def test_cross_validation_trains_on_the_extra_messages_and_scores_dev_rows_only(monkeypatch):
+    extra = classifier.load_extra_examples()
+    rows = run.load("dev")[:10]
+    sizes: list[int] = []
+    real_train = classifier.train
+
+    def train(training):
+        sizes.append(len(training))
+        return real_train(training)
+
+    monkeypatch.setattr(classifier, "train", train)
+    scored = run.cross_validate(rows, folds=2)
+    assert len(scored) == len(rows)
+    assert sizes == [len(extra) + 5, len(extra) + 5]
