@@ -6,14 +6,19 @@ with an asyncio client (aiohttp) from this process:
 
 - ingest: signed Twilio SMS webhooks (stored, routed, broadcast), spread over both web servers.
   Maximum throughput with a closed loop of ``CONCURRENCY`` clients, then p99 latency in an open
-  loop at half that rate. Baseline: ``/bench/insert/`` (bench/urls.py), a bare Django view that
-  does one INSERT, served by the same processes, measured the same way in the same run.
+  loop at half that rate. Two traffic mixes, both measured and printed: the worst case, where
+  every webhook comes from a new sender (a new conversation: routed, and every inbox member
+  notified), and a mix closer to real SMS traffic, where ``RETURNING_SHARE`` of the webhooks are
+  follow-ups from senders whose conversation is open (``RETURNING_SENDERS`` of them, each sent
+  one message before the measurement) and the rest new senders. Baseline: ``/bench/insert/``
+  (bench/urls.py), a bare Django view that does one INSERT, served by the same processes,
+  measured the same way in the same run.
   Targets: throughput >= 50 % of the baseline's; p99 at half load <= 3x the baseline's.
 - end to end: ``AGENTS`` agents connected over websockets (half to each web server); webhooks
   posted in an open loop at half the maximum webhook rate, each carrying a sequence number; the
   time from posting to each agent receiving the message's live event (p50, p99; target p99 <=
   100 ms) and every agent must receive every sequence number (target: zero lost). Baseline: the
-  round trip of a ping on the same sockets.
+  round trip of a ping on the same sockets. Both mixes, each at half its own maximum rate.
 - memory: peak RSS (VmHWM) of a web server and of the worker (the main process and its pool)
   after the load; baseline: the same process idle, just after start.
 
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -57,14 +63,27 @@ LIVE_DB = os.environ.get("BENCH_LIVE_DATABASE", "inbox_bench_live")
 AUTH_TOKEN = "bench-twilio-auth-token-0123456789"  # noqa: S105  (a local fake account)
 PUBLIC_BASE_URL = "http://bench.example"
 AGENTS = int(os.environ.get("BENCH_AGENTS", "200"))
-SENDERS = 300
+RETURNING_SENDERS = 100
+RETURNING_SHARE = float(os.environ.get("BENCH_RETURNING_SHARE", "0.8"))
 CONCURRENCY = 16
 THROUGHPUT_SECONDS = float(os.environ.get("BENCH_THROUGHPUT_SECONDS", "12"))
 LATENCY_SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "15"))
 E2E_SECONDS = float(os.environ.get("BENCH_E2E_SECONDS", "20"))
+# Webhooks per second of the end-to-end phase; 0: half the measured maximum (the target's load).
+# A fixed rate compares two versions whose maximum differs at the same load.
+E2E_RATE = float(os.environ.get("BENCH_E2E_RATE", "0"))
 STARTUP_SECONDS = 90
 BIN = Path(PYTHON).parent
 SEQ = re.compile(r"seq (\d+)\b")
+_new_senders = itertools.count()
+
+
+def new_sender() -> str:
+    """A number no webhook of this run has come from (so a new contact and conversation)."""
+    return f"+1646{next(_new_senders):07d}"
+
+
+RETURNING = [f"+1415{3000000 + n:07d}" for n in range(RETURNING_SENDERS)]
 
 
 def free_port() -> int:
@@ -276,7 +295,7 @@ def stack_running() -> Iterator[Stack]:
 class Requests:
     """Unique Twilio SMS webhooks (or baseline posts), signed as Twilio signs them."""
 
-    def __init__(self, stack: Stack, *, baseline: bool, run: str) -> None:
+    def __init__(self, stack: Stack, *, baseline: bool, run: str, returning: float = 0.0) -> None:
         from twilio.request_validator import RequestValidator
 
         self.validator = RequestValidator(AUTH_TOKEN)
@@ -284,13 +303,19 @@ class Requests:
         self.baseline = baseline
         self.run = run
         self.path = "/bench/insert/" if baseline else stack.webhook_path
-        self.senders = [f"+1415{3000000 + n:07d}" for n in range(SENDERS)]
+        self.returning = returning
 
-    def make(self, seq: int) -> tuple[str, dict[str, str], dict[str, str]]:
+    def sender(self, seq: int) -> str:
+        """A returning sender for ``returning`` of the sequence numbers (spread evenly), else a new one."""
+        if self.returning and (seq * 7919) % 1000 < self.returning * 1000:
+            return RETURNING[seq % len(RETURNING)]
+        return new_sender()
+
+    def make(self, seq: int, sender: str | None = None) -> tuple[str, dict[str, str], dict[str, str]]:
         params = {
             "AccountSid": "AC" + "0" * 32,
             "MessageSid": f"SM{self.run}{seq:024d}",
-            "From": self.senders[seq % SENDERS],
+            "From": sender or self.sender(seq),
             "To": "+14155550100",
             "Body": f"Hi, bench seq {seq}: my card reader shows error E204 again",
             "NumSegments": "1",
@@ -450,7 +475,9 @@ async def ping_round_trips(agents: list[Agent], *, rate: float, seconds: float) 
     return samples
 
 
-async def end_to_end(stack: Stack, *, rate: float, seconds: float, first_seq: int) -> dict[str, Any]:
+async def end_to_end(
+    stack: Stack, *, rate: float, seconds: float, first_seq: int, returning: float = 0.0
+) -> dict[str, Any]:
     import aiohttp
 
     # No connection limit: each agent's socket holds one of the connector's connections, and
@@ -460,7 +487,7 @@ async def end_to_end(stack: Stack, *, rate: float, seconds: float, first_seq: in
         sent_at: dict[int, float] = {}
         readers = [asyncio.create_task(read_agent(agent, sent_at)) for agent in agents]
         pings = await ping_round_trips(agents, rate=rate, seconds=min(seconds, 5))
-        requests = Requests(stack, baseline=False, run=f"{random.randrange(10**6):06d}")
+        requests = Requests(stack, baseline=False, run=f"{random.randrange(10**6):06d}", returning=returning)
         latencies, errors, posted = await open_loop(
             requests, rate=rate, seconds=seconds, first_seq=first_seq, sent_at=sent_at
         )
@@ -491,8 +518,8 @@ async def end_to_end(stack: Stack, *, rate: float, seconds: float, first_seq: in
 # --- The benchmark --------------------------------------------------------------------------------
 
 
-def _ingest(stack: Stack, baseline: bool) -> dict[str, float]:
-    requests = Requests(stack, baseline=baseline, run=f"{random.randrange(10**6):06d}")
+def _ingest(stack: Stack, baseline: bool, returning: float = 0.0) -> dict[str, float]:
+    requests = Requests(stack, baseline=baseline, run=f"{random.randrange(10**6):06d}", returning=returning)
     asyncio.run(closed_loop(requests, concurrency=4, seconds=2, first_seq=0))  # warm up both servers
     throughput, errors = asyncio.run(
         closed_loop(requests, concurrency=CONCURRENCY, seconds=THROUGHPUT_SECONDS, first_seq=10**6)
@@ -508,6 +535,26 @@ def _ingest(stack: Stack, baseline: bool) -> dict[str, float]:
     }
 
 
+def _open_returning_conversations(stack: Stack) -> None:
+    """One message from each returning sender, so that their later webhooks are follow-ups."""
+    import aiohttp
+
+    requests = Requests(stack, baseline=False, run=f"{random.randrange(10**6):06d}")
+
+    async def post_all() -> None:
+        slots = asyncio.Semaphore(8)
+
+        async def one(session: Any, index: int, sender: str) -> None:
+            async with slots:
+                if not await _post(session, requests.make(index, sender=sender)):
+                    raise RuntimeError(f"the first message from {sender} was refused")
+
+        async with aiohttp.ClientSession() as session:
+            await asyncio.gather(*(one(session, i, sender) for i, sender in enumerate(RETURNING)))
+
+    asyncio.run(post_all())
+
+
 def _drain_queues(stack: Stack, timeout: float = 120) -> None:
     """Wait for the workers to finish what the load queued (routing), so each phase starts quiet."""
     import redis
@@ -516,6 +563,81 @@ def _drain_queues(stack: Stack, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and sum(client.llen(q) for q in ("default", "inbound")) > 0:
         time.sleep(0.5)
+
+
+MIXES = {
+    "new": (0.0, "every webhook a new conversation: worst case"),
+    "mixed": (RETURNING_SHARE, f"{RETURNING_SHARE:.0%} follow-ups in open conversations"),
+}
+
+
+def _report_ingest(mix: str, hook: dict[str, float], base: dict[str, float]) -> None:
+    label = MIXES[mix][1]
+    ratio = hook["throughput"] / base["throughput"]
+    report(
+        Figure(
+            f"ingest.throughput ({label})",
+            hook["throughput"],
+            "req/s",
+            base["throughput"],
+            "bare INSERT view",
+            target=">= 0.50 of baseline",
+            ok=ratio >= 0.5 and hook["errors"] == 0,
+            note=f"{CONCURRENCY} clients, 2 daphne; errors {hook['errors']} vs {base['errors']}",
+        )
+    )
+    report(
+        Figure(
+            f"ingest.p99 at half load ({label})",
+            hook["p99"],
+            "ms",
+            base["p99"],
+            "bare INSERT view at its half load",
+            target="ratio <= 3",
+            ok=hook["p99"] / base["p99"] <= 3,
+            note=f"p50 {hook['p50']:.1f} ms vs {base['p50']:.1f} ms; "
+            f"{hook['throughput'] / 2:.0f} vs {base['throughput'] / 2:.0f} req/s",
+        )
+    )
+
+
+def _report_end_to_end(mix: str, e2e: dict[str, Any], rate: float) -> None:
+    label = MIXES[mix][1]
+    pings = e2e["pings"]
+    report(
+        Figure(
+            f"end_to_end.p50 ({e2e['agents']} agents, {label})",
+            median(e2e["latencies"]),
+            "ms",
+            median(pings),
+            "socket ping round trip",
+            target="",
+            ok=None,
+            note=f"{e2e['posted']} webhooks at {rate:.1f}/s, {e2e['deliveries']} deliveries",
+        )
+    )
+    p99 = percentile(e2e["latencies"], 99)
+    report(
+        Figure(
+            f"end_to_end.p99 ({e2e['agents']} agents, {label})",
+            p99,
+            "ms",
+            percentile(pings, 99),
+            "socket ping round trip",
+            target="<= 100 ms",
+            ok=p99 <= 100,
+        )
+    )
+    report(
+        Figure(
+            f"end_to_end.lost_events ({label})",
+            e2e["lost"],
+            "",
+            target="0",
+            ok=e2e["lost"] == 0 and e2e["post_errors"] == 0,
+            note=f"of {e2e['posted'] * e2e['agents']} expected; post errors {e2e['post_errors']}",
+        )
+    )
 
 
 def main() -> int:
@@ -529,70 +651,21 @@ def main() -> int:
         idle_tree = sum(memory_kb(pid, "VmRSS") for pid in stack.pids("worker.1"))
         base = _ingest(stack, baseline=True)
         _drain_queues(stack)
-        hook = _ingest(stack, baseline=False)
+        hooks = {"new": _ingest(stack, baseline=False)}
         _drain_queues(stack)
-        ratio = hook["throughput"] / base["throughput"]
-        report(
-            Figure(
-                "ingest.throughput",
-                hook["throughput"],
-                "req/s",
-                base["throughput"],
-                "bare INSERT view",
-                target=">= 0.50 of baseline",
-                ok=ratio >= 0.5 and hook["errors"] == 0,
-                note=f"{CONCURRENCY} clients, 2 daphne; errors {hook['errors']} vs {base['errors']}",
+        _open_returning_conversations(stack)
+        _drain_queues(stack)
+        hooks["mixed"] = _ingest(stack, baseline=False, returning=RETURNING_SHARE)
+        _drain_queues(stack)
+        for mix, hook in hooks.items():
+            _report_ingest(mix, hook, base)
+        for first_seq, (mix, hook) in enumerate(hooks.items(), start=3):
+            rate = E2E_RATE or hook["throughput"] / 2
+            e2e = asyncio.run(
+                end_to_end(stack, rate=rate, seconds=E2E_SECONDS, first_seq=first_seq * 10**6, returning=MIXES[mix][0])
             )
-        )
-        report(
-            Figure(
-                "ingest.p99 at half load",
-                hook["p99"],
-                "ms",
-                base["p99"],
-                "bare INSERT view at its half load",
-                target="ratio <= 3",
-                ok=hook["p99"] / base["p99"] <= 3,
-                note=f"p50 {hook['p50']:.1f} ms vs {base['p50']:.1f} ms; "
-                f"{hook['throughput'] / 2:.0f} vs {base['throughput'] / 2:.0f} req/s",
-            )
-        )
-        e2e = asyncio.run(end_to_end(stack, rate=hook["throughput"] / 2, seconds=E2E_SECONDS, first_seq=3 * 10**6))
-        pings = e2e["pings"]
-        report(
-            Figure(
-                f"end_to_end.p50 ({e2e['agents']} agents)",
-                median(e2e["latencies"]),
-                "ms",
-                median(pings),
-                "socket ping round trip",
-                target="",
-                ok=None,
-                note=f"{e2e['posted']} webhooks at {hook['throughput'] / 2:.0f}/s, {e2e['deliveries']} deliveries",
-            )
-        )
-        p99 = percentile(e2e["latencies"], 99)
-        report(
-            Figure(
-                f"end_to_end.p99 ({e2e['agents']} agents)",
-                p99,
-                "ms",
-                percentile(pings, 99),
-                "socket ping round trip",
-                target="<= 100 ms",
-                ok=p99 <= 100,
-            )
-        )
-        report(
-            Figure(
-                "end_to_end.lost_events",
-                e2e["lost"],
-                "",
-                target="0",
-                ok=e2e["lost"] == 0 and e2e["post_errors"] == 0,
-                note=f"of {e2e['posted'] * e2e['agents']} expected; post errors {e2e['post_errors']}",
-            )
-        )
+            _report_end_to_end(mix, e2e, rate)
+            _drain_queues(stack)
         peak_web = max(memory_kb(pid, "VmHWM") for name in ("web.1", "web.2") for pid in stack.pids(name))
         peak_worker = max(memory_kb(pid, "VmHWM") for pid in stack.pids("worker.1"))
         worker_tree = sum(memory_kb(pid, "VmHWM") for pid in stack.pids("worker.1"))

@@ -10,10 +10,12 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import os
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core import signing
@@ -103,7 +105,65 @@ def _deliver_all(events: list[tuple[dict[str, Any], list[str]]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    loop = _server_loop()
+    if loop is not None:
+        # In a web server's sync thread (a view under daphne): hand the events to the server's
+        # event loop and return. Waiting for the channel layer there held Django's one sync thread
+        # per process (every view of the process queues behind it) for most of a webhook's time
+        # (bench.live, py-spy: a third to a half of it).
+        try:
+            loop.call_soon_threadsafe(_queue_on_loop, layer, events)
+            return
+        except RuntimeError:  # the loop closed meanwhile: send from here
+            pass
     async_to_sync(_send_all)(layer, events)
+
+
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The ASGI server's running event loop when called from one of its sync threads; None elsewhere."""
+    local = SyncToAsync.threadlocal
+    if getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop: asyncio.AbstractEventLoop | None = getattr(local, "main_event_loop", None)
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return None
+    return loop
+
+
+# Per event loop, the batches waiting to be sent, in the order they were committed: one sender
+# task per loop sends them one batch after another, so the events of a change (and of successive
+# changes) reach the channel layer in order, as they did when each commit waited for its own.
+_pending: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Queue[Any]] = weakref.WeakKeyDictionary()
+_senders: set[asyncio.Task[None]] = set()
+
+
+def _queue_on_loop(layer: Any, events: list[tuple[dict[str, Any], list[str]]]) -> None:
+    loop = asyncio.get_running_loop()
+    queue = _pending.get(loop)
+    if queue is None:
+        queue = _pending[loop] = asyncio.Queue()
+        task = loop.create_task(_send_in_order(queue))
+        _senders.add(task)
+        task.add_done_callback(_senders.discard)
+    queue.put_nowait((layer, events))
+
+
+async def _send_in_order(queue: asyncio.Queue[Any]) -> None:
+    while True:
+        layer, events = await queue.get()
+        try:
+            await _send_all(layer, events)
+        except Exception:
+            logger.exception("live events were not delivered")
+        finally:
+            queue.task_done()
+
+
+async def delivered() -> None:
+    """Wait until the events this loop was handed have gone to the channel layer (tests, shutdown)."""
+    queue = _pending.get(asyncio.get_running_loop())
+    if queue is not None:
+        await queue.join()
 
 
 # Group sends of one batch in flight at once: each holds one of the channel layer's pooled Redis

@@ -121,3 +121,11 @@ def send_notification_email(  # type: ignore[no-untyped-def]
             logger.warning("notification email to user %s failed: %s", user_id, exc)
             return
         raise self.retry(countdown=min(2**self.request.retries * 30, 900)) from exc
+
+
+@shared_task(name="conversations.tasks.notify_new_conversation", acks_late=True, ignore_result=True)
+def notify_new_conversation(conversation_id: int, preview: str) -> None:
+    """Notify the inbox's members of a new conversation (an outbox entry written with the conversation)."""
+    from conversations import notifications
+
+    notifications.new_conversation_notify(conversation_id=conversation_id, preview=preview)

@@ -12,9 +12,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from channels_app.webchat import visitors
+from conversations.consumers import LiveEventConsumer
 from conversations.models import ChannelKind, Conversation, Inbox
 from conversations.realtime import inbox_group, send_event_on_commit, visitor_group
 
@@ -46,7 +46,7 @@ def _relay_typing(event: dict[str, Any], inbox_id: int) -> None:
     send_event_on_commit(event, groups=[inbox_group(inbox_id)])
 
 
-class WidgetConsumer(AsyncJsonWebsocketConsumer):
+class WidgetConsumer(LiveEventConsumer):
     conversation_id: int | None = None
     inbox_id: int | None = None
 

@@ -96,3 +96,40 @@ def test_an_event_reaches_the_inbox_agents_and_never_the_outsider(agent, teammat
             await communicator.disconnect()
 
     async_to_sync(scenario)()
+
+
+@override_settings(CHANNEL_LAYERS=IN_MEMORY)
+def test_forwarding_a_live_event_takes_no_trip_through_the_sync_thread(agent, inbox, monkeypatch):
+    """Channels closes old database connections in Django's sync thread before each message it
+    dispatches; a live event reads no database, and 200 sockets x every event queued there."""
+    import channels.consumer
+
+    trips: list[str] = []
+    original = channels.consumer.aclose_old_connections
+
+    async def counted() -> None:
+        trips.append("close_old_connections")
+        await original()
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
+    ticket = realtime.issue_ticket(agent.pk)
+
+    async def scenario() -> None:
+        communicator = await connect(f"/ws/agent/?ticket={ticket}")
+        connected, _ = await communicator.connect()
+        assert connected
+        await communicator.receive_json_from()  # hello
+        before = len(trips)
+        for n in range(3):
+            await get_channel_layer().group_send(
+                realtime.inbox_group(inbox.pk),
+                {"type": realtime.DELIVERY_TYPE, "event": {"type": "conversation.updated", "n": n}},
+            )
+        assert [(await communicator.receive_json_from())["n"] for _ in range(3)] == [0, 1, 2]
+        assert len(trips) == before
+        await communicator.send_json_to({"type": "ping"})  # the socket's own frames still go through it
+        assert (await communicator.receive_json_from())["type"] == "pong"
+        assert len(trips) == before + 1
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()

@@ -6,12 +6,14 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.db import transaction
 from rest_framework.test import APIClient
 
-from conversations import notifications, services
+from conversations import notifications, realtime, services
 from conversations.models import Conversation, Notification, NotificationKind, Priority
 from conversations.realtime import user_group
-from core.models import ApiToken
+from conversations.tasks import notify_new_conversation
+from core.models import ApiToken, OutboxEntry, OutboxState
 from routing import services as assistant_services
 from tests import factories as f
 
@@ -58,6 +60,58 @@ def test_a_new_conversation_notifies_the_inbox_members_live(
     assert sorted(live_events.groups_of("notification.created")) == [[user_group(agent.pk)], [user_group(teammate.pk)]]
     assert {e["notification"]["kind"] for e in sent} == {"new_conversation"}
     assert {e["notification"]["conversation_id"] for e in sent} == {conversation.pk}
+
+
+def test_a_new_conversation_is_notified_by_the_worker_after_commit_not_in_the_webhook(
+    sms_inbox, agent, teammate, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        conversation = receive(sms_inbox)
+    # The customer's request wrote the promise, not the 2 (or 200) notifications.
+    assert told(NotificationKind.NEW_CONVERSATION) == set()
+    entry = OutboxEntry.objects.get(task_name="conversations.tasks.notify_new_conversation")
+    assert entry.args == [conversation.pk, "Hello there"]
+    for callback in callbacks:  # the commit: published, run by the (eager) worker
+        callback()
+    assert told(NotificationKind.NEW_CONVERSATION) == {agent.pk, teammate.pk}
+    entry.refresh_from_db()
+    assert entry.state == OutboxState.DONE
+
+
+def test_the_new_conversation_notification_is_made_once_however_often_its_task_runs(
+    sms_inbox, agent, teammate, live_events
+):
+    conversation = receive(sms_inbox)  # not committed: nothing made yet
+    for _run in range(3):  # a run after one whose worker died before the outbox recorded it done, say
+        with transaction.atomic():
+            notify_new_conversation.run(conversation.pk, "Hello there")
+    assert Notification.objects.filter(kind=NotificationKind.NEW_CONVERSATION).count() == 2
+    assert told(NotificationKind.NEW_CONVERSATION) == {agent.pk, teammate.pk}
+
+
+def test_a_follow_up_or_a_retried_delivery_promises_no_second_new_conversation_notification(
+    sms_inbox, agent, teammate, committed
+):
+    with committed():
+        receive(sms_inbox, body="First")
+        receive(sms_inbox, body="Second")
+        for _ in range(2):
+            services.message_receive_inbound(
+                inbox=sms_inbox,
+                identity_kind="phone",
+                identity_value="+14155550299",
+                body="Retried",
+                channel_message_id="SM-retried",
+            )
+    assert OutboxEntry.objects.filter(task_name="conversations.tasks.notify_new_conversation").count() == 2
+    assert Notification.objects.filter(kind=NotificationKind.NEW_CONVERSATION).count() == 4  # 2 conversations x 2
+
+
+def test_a_muted_import_promises_no_new_conversation_notification(sms_inbox, agent, committed):
+    with committed(), realtime.muted():
+        receive(sms_inbox)
+    assert not OutboxEntry.objects.filter(task_name="conversations.tasks.notify_new_conversation").exists()
+    assert told(NotificationKind.NEW_CONVERSATION) == set()
 
 
 def test_assigning_notifies_the_assignee_but_not_an_agent_who_assigns_herself(sms_inbox, agent, teammate):
@@ -121,11 +175,12 @@ def test_a_handoff_of_an_assigned_conversation_notifies_only_its_assignee(sms_in
     assert told(NotificationKind.HANDOFF) == {agent.pk}
 
 
-def test_inactive_users_and_unknown_kinds_are_refused(sms_inbox, agent):
+def test_inactive_users_and_unknown_kinds_are_refused(sms_inbox, agent, teammate, committed):
     agent.is_active = False
     agent.save()
-    conversation = receive(sms_inbox)
-    assert agent.pk not in told(NotificationKind.NEW_CONVERSATION)
+    with committed():
+        conversation = receive(sms_inbox)
+    assert told(NotificationKind.NEW_CONVERSATION) == {teammate.pk}
     with pytest.raises(ValueError, match="unknown notification kind"):
         notifications.notify(recipient_ids=[1], kind="gossip", conversation=conversation, actor=None, title="x")
 
@@ -147,8 +202,8 @@ def test_each_agent_chooses_in_app_and_email_separately(sms_inbox, agent, teamma
 
 
 def test_the_default_emails_an_assignment_and_records_it(sms_inbox, agent, django_capture_on_commit_callbacks):
-    conversation = receive(sms_inbox)
     with django_capture_on_commit_callbacks(execute=True):
+        conversation = receive(sms_inbox)
         services.conversation_assign(conversation=conversation, assignee=agent, actor=None)
     assert [m.to for m in mail.outbox] == [[agent.email]]
     assert Notification.objects.get(kind=NotificationKind.ASSIGNED).emailed_at is not None
@@ -187,8 +242,11 @@ def test_an_agent_without_an_email_address_still_gets_the_in_app_notification(sm
 # --- The API: the list and your preferences ----------------------------------------------------
 
 
-def test_notifications_made_by_a_change_are_in_the_recipients_list_only(sms_inbox, agent, teammate, outsider):
-    services.conversation_assign(conversation=receive(sms_inbox), assignee=agent, actor=teammate)
+def test_notifications_made_by_a_change_are_in_the_recipients_list_only(
+    sms_inbox, agent, teammate, outsider, committed
+):
+    with committed():
+        services.conversation_assign(conversation=receive(sms_inbox), assignee=agent, actor=teammate)
     kinds = [n["kind"] for n in api_for(agent).get("/api/v1/notifications/").json()["results"]]
     assert sorted(kinds) == ["assigned", "new_conversation"]
     assert api_for(outsider).get("/api/v1/notifications/").json()["results"] == []
