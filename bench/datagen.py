@@ -292,27 +292,61 @@ def _streams(*specs: tuple[str, Any, tuple[str, ...]]) -> Iterator[list[Stream]]
             thread.join()
 
 
-def _build_in_parallel(statements: list[str], *, workers: int) -> None:
-    """Build the indexes on ``workers`` connections at once, the biggest (full-text GIN) first."""
-    pending = sorted(statements, key=lambda statement: ("gin" not in statement.lower(), statement))
-    lock = threading.Lock()
+@dataclasses.dataclass
+class Job:
+    """Statements run in order on one connection, once every job named in ``after`` has finished."""
+
+    name: str
+    statements: list[str]
+    after: frozenset[str] = frozenset()
+    seconds: float = 0.0
+
+
+def _run_jobs(jobs: list[Job], *, workers: int) -> None:
+    """Run ``jobs`` on ``workers`` connections, each taking the first job (in list order) that is ready.
+
+    The post-load work is a few long single-threaded statements (index builds, the search documents'
+    GIN index, validating foreign keys, vacuum): run in phases, one core idled whenever a phase had
+    one statement left. Scheduled by what each needs, both cores stay busy until the end.
+    """
+    pending = list(jobs)
+    done: set[str] = set()
+    condition = threading.Condition()
     failures: list[BaseException] = []
+
+    def take() -> Job | None:
+        with condition:
+            while True:
+                if failures or not pending:
+                    return None
+                for job in pending:
+                    if job.after <= done:
+                        pending.remove(job)
+                        return job
+                condition.wait()
 
     def work() -> None:
         with psycopg.connect(**_conninfo(), autocommit=True) as conn:
             conn.execute("SET maintenance_work_mem = '512MB'")
             conn.execute("SET max_parallel_maintenance_workers = 0")
-            while True:
-                with lock:
-                    if not pending or failures:
-                        return
-                    statement = pending.pop(0)
+            while (job := take()) is not None:
+                started = time.monotonic()
                 try:
-                    conn.execute(statement)
+                    for statement in job.statements:
+                        conn.execute(statement)
                 except BaseException as exc:
-                    failures.append(exc)
+                    with condition:
+                        failures.append(exc)
+                        condition.notify_all()
                     return
+                job.seconds = time.monotonic() - started
+                with condition:
+                    done.add(job.name)
+                    condition.notify_all()
 
+    unknown = {name for job in jobs for name in job.after} - {job.name for job in jobs}
+    if unknown:
+        raise ValueError(f"jobs wait for unknown jobs: {sorted(unknown)}")
     threads = [threading.Thread(target=work) for _ in range(workers)]
     for thread in threads:
         thread.start()
@@ -320,6 +354,58 @@ def _build_in_parallel(statements: list[str], *, workers: int) -> None:
         thread.join()
     if failures:
         raise failures[0]
+    if pending:
+        raise RuntimeError(f"jobs never became ready: {[job.name for job in pending]}")
+
+
+def _post_load_jobs(
+    index_sql: list[str], fk_sql: list[str], document_index_sql: list[str], conversations: int, tables: list[str]
+) -> list[Job]:
+    """Indexes, search documents, foreign keys, counters and vacuum, each after what it needs."""
+    indexes = [Job(f"index {n}", [statement]) for n, statement in enumerate(index_sql)]
+    # The longest builds first (the messages' full-text GIN index), then the btrees on a message's
+    # conversation, which the search documents read their messages through.
+    indexes.sort(key=lambda job: ("gin" not in job.statements[0].lower(), not _is_thread_index(job.statements[0])))
+    threads = frozenset(job.name for job in indexes if _is_thread_index(job.statements[0]))
+    all_indexes = frozenset(job.name for job in indexes)
+    fills = [
+        Job(f"documents {low}", [f"SELECT inbox_conversation_documents_fill({low}, {low + DOCUMENT_BATCH})"], threads)
+        for low in range(1, conversations + 1, DOCUMENT_BATCH)
+    ]
+    all_fills = frozenset(job.name for job in fills)
+    # One GIN build, given the memory to sort all its entries at once rather than merge in passes.
+    document_index = Job(
+        "documents index",
+        ["SET maintenance_work_mem = '1GB'", *document_index_sql, "SET maintenance_work_mem = '512MB'"],
+        all_fills,
+    )
+    # Enabling a trigger and adding a foreign key lock the tables against index builds: after them.
+    constraints = Job(
+        "foreign keys and counters",
+        [
+            *(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}" for table, trigger in DEFERRED_TRIGGERS),
+            # What the paused triggers would have maintained row by row, computed once from the loaded rows.
+            "SELECT inbox_open_counts_rebuild()",
+            *fk_sql,
+        ],
+        all_indexes,
+    )
+    # Visibility map and statistics, as autovacuum would leave a table that has settled: the big
+    # tables as soon as they are complete, beside the documents' index build.
+    everything = frozenset(job.name for job in [*indexes, *fills, document_index, constraints])
+    vacuums = [
+        Job(
+            "vacuum messages", ["VACUUM (ANALYZE) conversations_message"], all_indexes | all_fills | {constraints.name}
+        ),
+        Job("vacuum events", ["VACUUM (ANALYZE) conversations_conversationevent"], all_indexes | {constraints.name}),
+    ]
+    rest = [t for t in tables if t not in ("conversations_message", "conversations_conversationevent")]
+    vacuums.append(Job("vacuum the rest", [f"VACUUM (ANALYZE) {', '.join(rest)}"], everything))
+    return [*indexes, *fills, constraints, document_index, *vacuums]
+
+
+def _is_thread_index(statement: str) -> bool:
+    return "on public.conversations_message using btree (conversation_id" in statement.lower()
 
 
 # --- The history ------------------------------------------------------------------------------
@@ -437,20 +523,8 @@ def generate(sizes: Sizes, *, seed: int, log: Log) -> dict[str, float]:
     )
 
     phase = time.monotonic()
-    _build_in_parallel(index_sql, workers=2)
     with psycopg.connect(**_conninfo(), autocommit=True) as admin, admin.cursor() as cur:
-        timings["indexes"] = time.monotonic() - phase
-        log(f"rebuilt {len(index_sql)} indexes in {timings['indexes']:.0f} s")
-        phase = time.monotonic()
-        for statement in fk_sql:
-            cur.execute(statement)
-        timings["foreign_keys"] = time.monotonic() - phase
-        log(f"re-added and validated {len(fk_sql)} foreign keys in {timings['foreign_keys']:.0f} s")
-        phase = time.monotonic()
-        for table, trigger in DEFERRED_TRIGGERS:
-            cur.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
-        # What the paused triggers would have maintained row by row, computed once from the loaded rows.
-        cur.execute("SELECT inbox_open_counts_rebuild()")
+        # The search documents' index is built once, after the documents are written.
         cur.execute(
             "SELECT indexdef, format('DROP INDEX %I', indexname) FROM pg_indexes "
             "WHERE tablename = 'conversations_conversationsearch' "
@@ -459,18 +533,25 @@ def generate(sizes: Sizes, *, seed: int, log: Log) -> dict[str, float]:
         document_indexes = cur.fetchall()
         for _create, drop in document_indexes:
             cur.execute(drop)
-    # The search documents: each range of conversations reads its messages through the thread
-    # index (just rebuilt), two ranges at a time; then the GIN index is built once.
-    _build_in_parallel(
-        [
-            f"SELECT inbox_conversation_documents_fill({low}, {low + DOCUMENT_BATCH})"
-            for low in range(1, sizes.conversations + 1, DOCUMENT_BATCH)
-        ],
-        workers=2,
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+        tables = [row[0] for row in cur.fetchall()]
+    jobs = _post_load_jobs(
+        index_sql, fk_sql, [create for create, _drop in document_indexes], sizes.conversations, tables
     )
-    _build_in_parallel([create for create, _drop in document_indexes], workers=1)
-    timings["derived"] = time.monotonic() - phase
-    log(f"view counters and {sizes.conversations} search documents in {timings['derived']:.0f} s")
+    _run_jobs(jobs, workers=2)
+    timings["post_load"] = time.monotonic() - phase
+    for label, prefix in (
+        (f"{len(index_sql)} indexes", "index "),
+        (f"{sizes.conversations} search documents", "documents "),
+        (f"{len(fk_sql)} foreign keys and view counters", "foreign keys"),
+        ("vacuum and analyze", "vacuum "),
+    ):
+        seconds = sum(job.seconds for job in jobs if job.name.startswith(prefix))
+        timings[prefix.strip().replace(" ", "_")] = seconds
+        log(f"  {label}: {seconds:.0f} s of work")
+    log(
+        f"indexes, search documents, foreign keys, counters and vacuum on 2 connections in {timings['post_load']:.0f} s"
+    )
     with psycopg.connect(**_conninfo(), autocommit=True) as admin, admin.cursor() as cur:
         for model in (Contact, ChannelIdentity, Conversation, Message, ConversationEvent):
             table = model._meta.db_table
@@ -479,11 +560,6 @@ def generate(sizes: Sizes, *, seed: int, log: Log) -> dict[str, float]:
             "SELECT setval(pg_get_serial_sequence('conversations_conversation_tags', 'id'), "
             "(SELECT coalesce(max(id), 1) FROM conversations_conversation_tags))"
         )
-        phase = time.monotonic()
-        # Visibility map and statistics, as autovacuum would leave a table that has settled.
-        cur.execute("VACUUM (ANALYZE)")
-        timings["vacuum"] = time.monotonic() - phase
-        log(f"vacuum and analyze in {timings['vacuum']:.0f} s")
         cur.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
         row = cur.fetchone()
         log(f"database size {row[0] if row else '?'}")

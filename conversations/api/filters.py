@@ -214,29 +214,29 @@ def _has_tags(names: list[str] | tuple[str, ...]) -> Q:
 
 
 class DocumentMatch(Expression):
-    """The conversation's search document (migration 0008) holds every word of ``text``, or its id token.
+    """The conversation's search document (migration 0008) holds every lexeme of ``query``, or its id token.
 
-    For a single lexeme, ``<conversation>.id IN (SELECT conversation_id FROM
+    For one lexeme, ``<conversation>.id IN (SELECT conversation_id FROM
     conversations_conversationsearch WHERE document @@ ...)``: a semi-join, for which PostgreSQL
     chooses from the document column's real statistics between the GIN index and walking the list in
     its order, looking up each conversation's document (a common word: it stops when the page is
-    full). For several lexemes (``tap-to-pay``) its estimate multiplies their frequencies as if
-    independent, far too low, and it would collect every match first: then a scalar subquery per
-    row, which it can only evaluate while walking.
+    full). For several lexemes its estimate multiplies their frequencies as if independent, far too
+    low, and it would collect every match first: then a scalar subquery per row, which it can only
+    evaluate while walking.
     """
 
     output_field = BooleanField()
     conditional = True
 
-    def __init__(self, text: str, *, conversation_id: int | None, per_row: bool) -> None:
+    def __init__(self, query: tuple[str, list[Any]], *, conversation_id: int | None, per_row: bool) -> None:
         super().__init__()
-        self.text = text
+        self.query = query
         self.conversation_id = conversation_id
         self.per_row = per_row
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
         alias = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
-        query, params = _document_query(self.text, self.conversation_id)
+        query, params = _with_id_token(self.query, self.conversation_id)
         column = f"{alias}.{connection.ops.quote_name('id')}"
         if self.per_row:
             return (
@@ -250,11 +250,50 @@ class DocumentMatch(Expression):
         )
 
 
-def _document_query(text: str, conversation_id: int | None) -> tuple[str, list[Any]]:
-    """The tsquery of a search word against the documents: its words, or the id token ``#<id>``."""
+def _with_id_token(query: tuple[str, list[Any]], conversation_id: int | None) -> tuple[str, list[Any]]:
+    """A document query, or the id token ``#<id>`` when the search word is a conversation id."""
+    sql, params = query
     if conversation_id is None:
-        return "plainto_tsquery('simple', %s)", [text]
-    return "(plainto_tsquery('simple', %s) || %s::tsquery)", [text, f"'#{conversation_id}'"]
+        return sql, list(params)
+    return f"({sql} || %s::tsquery)", [*params, f"'#{conversation_id}'"]
+
+
+def _words_query(text: str) -> tuple[str, list[Any]]:
+    """Every lexeme of a search word, as the message and contact documents were parsed."""
+    return "plainto_tsquery('simple', %s)", [text]
+
+
+def _lexeme_query(lexeme: str) -> tuple[str, list[Any]]:
+    """One lexeme, as a constant the planner can look up in the document column's statistics."""
+    return "%s::tsquery", ["'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"]
+
+
+def _deciding_lexeme(text: str) -> str | None:
+    """The one lexeme that decides whether a document matches ``text`` (a word, not a phrase), if it is common.
+
+    The parser splits some words into a whole and its parts: ``tap-to-pay`` is the lexemes
+    ``tap-to-pay``, ``tap``, ``to`` and ``pay``, an address or URL its host and path. The whole only
+    comes from a token that the parser splits into the same parts, so a message or contact (and the
+    document) with the whole has them all: asking for it alone is exact. A word that is several
+    separate words (``foo,bar``) has none. Only a lexeme among the column's most common elements
+    has a real frequency: for a rarer one PostgreSQL assumes about 1% and walks the list, so the
+    probe (cheap for a rare word) decides instead.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH word AS (SELECT tsvector_to_array(to_tsvector('simple', %s)) AS lexemes), "
+            "whole AS (SELECT (SELECT x FROM unnest(lexemes) x ORDER BY length(x) DESC, x LIMIT 1) AS lexeme "
+            "FROM word) "
+            "SELECT whole.lexeme, tsvector_to_array(to_tsvector('simple', coalesce(whole.lexeme, ''))) "
+            "@> word.lexemes, coalesce((SELECT whole.lexeme = ANY(most_common_elems::text::text[]) FROM pg_stats "
+            "WHERE schemaname = 'public' AND tablename = 'conversations_conversationsearch' "
+            "AND attname = 'document'), false) FROM word, whole",
+            [text],
+        )
+        row = cursor.fetchone()
+    if row is None or row[0] is None or not row[1] or not row[2]:
+        return None
+    return str(row[0])
 
 
 class ThreadMatch(Expression):
@@ -309,14 +348,21 @@ def _term_q(term: search.Term) -> Q:
         # common words and their frequencies), so it picks the GIN index for a rare word and the
         # walk for a common one by itself. (A probe first cost up to 80 ms for a word in 9% of
         # the documents: its LIMIT makes the planner scan the table until enough are found.)
-        return Q(DocumentMatch(text, conversation_id=conversation_id, per_row=False))
+        return Q(DocumentMatch(_words_query(text), conversation_id=conversation_id, per_row=False))
+    if not term.phrase:
+        # A word the parser splits (``tap-to-pay``, ``#1234567``, an address): its whole lexeme
+        # decides, and is one lexeme with statistics, as above. (The probe below cost about 100 ms
+        # for tap-to-pay, in 13% of the documents, and then the list was walked checking each thread.)
+        lexeme = _deciding_lexeme(text)
+        if lexeme is not None:
+            return Q(DocumentMatch(_lexeme_query(lexeme), conversation_id=conversation_id, per_row=False))
     check = Q(ThreadMatch(text, phrase=term.phrase))
     if conversation_id is not None:
         check |= Q(pk=conversation_id)
-    # Several lexemes or a phrase: the planner would guess, so a probe decides. A rare one: its few
+    # Several words or a phrase: the planner would guess, so a probe decides. A rare one: its few
     # documents are fetched first and given as a list of ids, so the page is a handful of
     # primary-key lookups and checks; a common one: the list is walked, checking each conversation.
-    query, params = _document_query(text, conversation_id)
+    query, params = _with_id_token(_words_query(text), conversation_id)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT conversation_id FROM conversations_conversationsearch WHERE document @@ {query} LIMIT %s",  # noqa: S608 (fixed text)
@@ -325,7 +371,7 @@ def _term_q(term: search.Term) -> Q:
         few = [row[0] for row in cursor.fetchall()]
     if len(few) <= FEW_MATCHES:
         return Q(pk__in=few) & check
-    return Q(DocumentMatch(text, conversation_id=conversation_id, per_row=True)) & check
+    return Q(DocumentMatch(_words_query(text), conversation_id=conversation_id, per_row=True)) & check
 
 
 def apply_search(queryset: QuerySet[Conversation], parsed: search.ParsedSearch, *, user: Any) -> QuerySet[Conversation]:

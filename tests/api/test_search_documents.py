@@ -97,3 +97,52 @@ def test_a_word_split_into_several_lexemes_must_be_in_one_message(api: Any, agen
     assert found("refund") == {together.pk, apart.pk}
     assert found(f"#{apart.pk}") == {apart.pk}
     assert found(str(together.pk)) == {together.pk}
+
+
+SPLIT_WORDS = [
+    "tap-to-pay",
+    "x-tap-to-pay",
+    "tap-to-pay-later",
+    "http://shop.example/tap-to-pay",
+    "shop.example",
+    "ana.silva@example.com",
+    "refund,parcel",
+    "E204-b",
+    "#1234567",
+]
+
+
+def test_a_split_word_finds_what_its_messages_and_contact_hold(api: Any, agent: Any, inbox: Any) -> None:
+    """Words the parser splits into a whole and its parts are decided by the whole: the same as each thread's check."""
+    rng = random.Random(11)
+    pieces = [*SPLIT_WORDS, "tap", "to", "pay", "later", "refund", "parcel", "E204", "b", "1234567", "ana", "silva"]
+    for _ in range(30):
+        contact = f.ContactFactory(name=rng.choice(["Ana Silva", "ana.silva@example.com", "Tap-to-pay Ltd", "Noah"]))
+        conversation = f.ConversationFactory(inbox=inbox, contact=contact)
+        for _ in range(rng.randrange(1, 4)):
+            f.MessageFactory(conversation=conversation, body=" ".join(rng.sample(pieces, rng.randrange(1, 4))))
+    with connection.cursor() as cursor:  # statistics: a common whole lexeme is then asked for alone
+        cursor.execute("ANALYZE conversations_conversationsearch")
+
+    def found(q: str) -> set[int]:
+        response = api.get("/api/v1/conversations/", {"q": q, "page_size": 100})
+        assert response.status_code == 200, response.content
+        return {row["id"] for row in response.json()["results"]}
+
+    def reference(word: str) -> set[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """SELECT c.id FROM conversations_conversation c JOIN conversations_contact ct ON ct.id = c.contact_id
+                   WHERE ct.search_vector @@ plainto_tsquery('simple', %s)
+                      OR EXISTS (SELECT 1 FROM conversations_message m WHERE m.conversation_id = c.id
+                                 AND m.search_vector @@ plainto_tsquery('simple', %s))""",
+                [word, word],
+            )
+            return {row[0] for row in cursor.fetchall()}
+
+    matched = 0
+    for word in SPLIT_WORDS:
+        expected = reference(word)
+        matched += len(expected)
+        assert found(f'"{word}"') == expected, word
+    assert matched > 30  # the corpus exercises the words

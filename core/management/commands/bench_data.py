@@ -58,7 +58,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"done in {time.monotonic() - started:.0f} s "
-                f"(streaming {timings['history']:.0f} s, indexes {timings['indexes']:.0f} s)"
+                f"(streaming {timings['history']:.0f} s, "
+                f"indexes, documents, keys and vacuum {timings['post_load']:.0f} s)"
             )
         )
 
