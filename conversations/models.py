@@ -630,8 +630,7 @@ class OpenConversationCount(models.Model):
 
     The views' counts (``GET /conversations/counts/``) sum these few thousand rows instead of
     reading every open conversation. On PostgreSQL, triggers on the conversation table keep them in
-    the same transaction as every write (services, admin, bulk updates, raw SQL): migration 0007,
-    run at the commit since 0010 (so that a hot counter row is locked for the commit alone).
+    the same transaction as every write (services, admin, bulk updates, raw SQL): migration 0007.
     ``manage.py rebuild_view_counts`` recounts them from the conversations (and ``--check`` compares).
     Nothing in Python writes them; on SQLite they stay empty and the counts are computed directly.
     """

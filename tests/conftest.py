@@ -56,27 +56,6 @@ def _test_settings(settings: Any, tmp_path: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _open_counts_within_the_test(request: pytest.FixtureRequest) -> None:
-    """Let a test read the open-conversation counters it just changed, inside its own transaction.
-
-    The counters' triggers run at commit (migration 0010), and a test's transaction never commits;
-    tests that commit (``transaction=True``) keep the deferred behaviour.
-    """
-    if not settings.IS_POSTGRES or "transactional_db" in request.fixturenames:
-        return
-    marker = request.node.get_closest_marker("django_db")
-    if marker is None and "db" not in request.fixturenames:
-        return
-    if marker is not None and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
-        return
-    request.getfixturevalue("db")
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS inbox_open_count_insert_delete_trg, inbox_open_count_update_trg IMMEDIATE")
-
-
-@pytest.fixture(autouse=True)
 def _celery_eager() -> Iterator[None]:
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True

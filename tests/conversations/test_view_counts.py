@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
 from django.utils import timezone
 
 from conversations import services, view_counts
@@ -100,27 +99,3 @@ def test_rebuild_repairs_counters_and_check_reports_them(agent: Any, conversatio
     assert view_counts.differences() == []
     call_command("rebuild_view_counts", "--check")
     assert "agree" in capsys.readouterr().out
-
-
-def _counted(inbox: Any) -> int:
-    return sum(OpenConversationCount.objects.filter(inbox=inbox).values_list("n", flat=True))
-
-
-@pytest.mark.django_db(transaction=True)
-def test_counters_change_at_commit_so_a_webhook_does_not_hold_the_hot_row(sms_inbox: Any) -> None:
-    # Every new conversation of an inbox adds to the same counter row: counted at the INSERT, its
-    # lock was held for the rest of the transaction and concurrent webhooks queued behind it.
-    with transaction.atomic():
-        services.message_receive_inbound(
-            inbox=sms_inbox, identity_kind="phone", identity_value="+14155550300", body="Hi"
-        )
-        assert _counted(sms_inbox) == 0  # nothing counted (or locked) before the commit
-        services.message_receive_inbound(
-            inbox=sms_inbox, identity_kind="phone", identity_value="+14155550301", body="Hi"
-        )
-    assert _counted(sms_inbox) == 2
-    conversation = Conversation.objects.filter(inbox=sms_inbox).first()
-    assert conversation is not None
-    services.conversation_set_status(conversation=conversation, status=Status.RESOLVED, actor=None)
-    assert _counted(sms_inbox) == 1
-    assert view_counts.differences() == []
