@@ -113,8 +113,9 @@ BULK_TABLES = (
 # Triggers that maintain derived data row by row: paused during the load, their result computed once
 # after it (the search-vector triggers of messages and contacts stay on).
 DEFERRED_TRIGGERS = (
-    ("conversations_conversation", "inbox_open_count_insert_delete_trg"),
+    ("conversations_conversation", "inbox_open_count_insert_trg"),
     ("conversations_conversation", "inbox_open_count_update_trg"),
+    ("conversations_conversation", "inbox_open_count_delete_trg"),
     ("conversations_conversation", "inbox_conversation_search_trg"),
     ("conversations_message", "inbox_message_search_added_trg"),
 )

@@ -90,6 +90,31 @@ def test_a_conversation_moved_both_ways_at_once_keeps_both_counters(agent: Any, 
     assert view_counts.differences() == []
 
 
+def test_statements_writing_many_conversations_at_once_keep_the_counters(
+    agent: Any, inbox: Any, sms_inbox: Any, team: Any
+) -> None:
+    """The triggers see a statement's rows together: bulk inserts, updates and deletes of many rows."""
+    contact = f.ContactFactory()
+    Conversation.objects.bulk_create(
+        [
+            Conversation(inbox=(inbox, sms_inbox)[i % 2], contact=contact, status=STATUSES[i % 4], team=team)
+            for i in range(300)
+        ]
+    )
+    assert view_counts.differences() == []
+    assert OpenConversationCount.objects.filter(n__gt=0).exists()
+    everything = Conversation.objects.filter(contact=contact)
+    everything.filter(status=Status.ACTIVE).update(status=Status.PENDING, assignee=agent)  # 75 move
+    everything.update(last_message_at=timezone.now())  # nothing counted moves: no counter row written
+    assert view_counts.differences() == []
+    everything.filter(inbox=sms_inbox).delete()
+    assert view_counts.differences() == []
+    assert (
+        sum(OpenConversationCount.objects.values_list("n", flat=True))
+        == everything.filter(status__in=[Status.ACTIVE, Status.PENDING]).count()
+    )
+
+
 def test_rebuild_repairs_counters_and_check_reports_them(agent: Any, conversation: Any, capsys: Any) -> None:
     OpenConversationCount.objects.update(n=5)
     assert len(view_counts.differences()) == 1

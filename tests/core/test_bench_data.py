@@ -123,7 +123,7 @@ def test_view_counters_equal_a_fresh_count(bench_db: object) -> None:
         "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'conversations_conversation'::regclass "
         "AND tgname LIKE 'inbox_open_count%' AND tgenabled = 'O'",
     )
-    assert triggers == 2  # back on after the load
+    assert triggers == 3  # back on after the load
 
 
 def test_every_conversation_has_its_search_document(bench_db: object) -> None:
