@@ -194,11 +194,14 @@ def test_a_worker_process_learns_the_classifier_as_it_starts():
 
     from inbox_project import celery
 
+    # The handler is called, not the signal sent: the signal's other receivers (Celery's Django
+    # fixup, the worker's own) would treat this test process as a fresh worker child, dropping its
+    # database connections and forbidding result.get() for the tests after it.
+    assert celery.warm_assistant_classifier in [ref() for _, ref in worker_process_init.receivers]
     classifier._dev_models.cache_clear()
     assert classifier._dev_models.cache_info().currsize == 0
-    worker_process_init.send(sender=None)
+    celery.warm_assistant_classifier()
     assert classifier._dev_models.cache_info().currsize == 1
-    assert celery.warm_assistant_classifier in [ref() for _, ref in worker_process_init.receivers]
 
 
 def test_the_extra_training_messages_are_not_in_the_labelled_set():
