@@ -229,6 +229,7 @@ def stack_running() -> Iterator[Stack]:
         ASSISTANT_AUTORUN="false",
         INBOX_VAR_DIR=str(log_dir),
         PYTHONPATH=str(ROOT),
+        DB_POOL_MAX_SIZE=os.environ.get("DB_POOL_MAX_SIZE", "10"),  # daphne does not reuse persistent ones
     )
     _recreate_database(env)
     os.environ.update(env)

@@ -130,7 +130,8 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced_not_handed_out() -
     from django.db import connection
 
     pool = connection.pool
-    assert pool is not None, "PostgreSQL runs with a connection pool"
+    if pool is None:
+        pytest.skip("the pool is opt-in (DB_POOL_MAX_SIZE); run with it set to check it")
     with pool.connection() as spare:
         dead_pid = spare.info.backend_pid  # back in the pool, idle, once the block ends
     with connection.cursor() as cursor:
