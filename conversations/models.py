@@ -195,6 +195,12 @@ def default_notification_preferences() -> dict[str, dict[str, bool]]:
     return {kind.value: {"in_app": True, "email": kind in _EMAIL_BY_DEFAULT} for kind in NotificationKind}
 
 
+def preferences_want(preferences: dict[str, Any] | None, kind: str, medium: str) -> bool:
+    """Whether an agent's chosen preferences (None or missing types: the defaults) ask for ``kind`` by ``medium``."""
+    chosen = (preferences or {}).get(kind) or default_notification_preferences().get(kind, {})
+    return bool(chosen.get(medium, False))
+
+
 _EMAIL_BY_DEFAULT = {NotificationKind.ASSIGNED, NotificationKind.SLA_BREACH, NotificationKind.URGENT}
 
 
@@ -238,8 +244,7 @@ class AgentProfile(models.Model):
             raise ValidationError({"notification_preferences": "Must be an object of notification types."})
 
     def wants(self, kind: str, medium: str) -> bool:
-        prefs = self.notification_preferences.get(kind) or default_notification_preferences().get(kind, {})
-        return bool(prefs.get(medium, False))
+        return preferences_want(self.notification_preferences, kind, medium)
 
 
 # --- Schedules and SLAs ---------------------------------------------------------------------

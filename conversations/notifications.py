@@ -36,6 +36,7 @@ from conversations.models import (
     Notification,
     NotificationKind,
     default_notification_preferences,
+    preferences_want,
 )
 from conversations.realtime import is_muted, send_events_on_commit, user_group
 from core import outbox
@@ -54,12 +55,6 @@ def notification_payload(notification: Notification) -> dict[str, Any]:
         "conversation_id": notification.conversation_id,
         "created_at": notification.created_at.isoformat(),
     }
-
-
-def _wants(preferences: dict[str, Any] | None, kind: str, medium: str) -> bool:
-    """As ``AgentProfile.wants``, from the preferences alone (None: no profile, the defaults)."""
-    chosen = (preferences or {}).get(kind) or default_notification_preferences().get(kind, {})
-    return bool(chosen.get(medium, False))
 
 
 def notify(
@@ -94,7 +89,7 @@ def notify(
             recipient_id=user_id, kind=kind, conversation=conversation, title=title[:200], body=body, created_at=now
         )
         for user_id, _email, preferences in recipients
-        if _wants(preferences, kind, "in_app")
+        if preferences_want(preferences, kind, "in_app")
     )
     send_events_on_commit(
         [
@@ -107,7 +102,7 @@ def notify(
     )
     by_recipient = {notification.recipient_id: notification for notification in made}
     for user_id, email, preferences in recipients:
-        if email and _wants(preferences, kind, "email"):
+        if email and preferences_want(preferences, kind, "email"):
             _email_on_commit(
                 user_id, kind=kind, title=title, body=body, conversation=conversation, made=by_recipient.get(user_id)
             )

@@ -97,10 +97,6 @@ def send_events_on_commit(events: list[tuple[dict[str, Any], list[str]]]) -> Non
     transaction.on_commit(lambda: _deliver_all(batch), robust=True)
 
 
-def _deliver(event: dict[str, Any], groups: list[str]) -> None:
-    _deliver_all([(event, groups)])
-
-
 def _deliver_all(events: list[tuple[dict[str, Any], list[str]]]) -> None:
     layer = get_channel_layer()
     if layer is None:
