@@ -146,3 +146,17 @@ def test_a_split_word_finds_what_its_messages_and_contact_hold(api: Any, agent: 
         matched += len(expected)
         assert found(f'"{word}"') == expected, word
     assert matched > 30  # the corpus exercises the words
+
+
+@pytest.mark.django_db(transaction=True)
+def test_emptying_the_conversations_empties_their_documents(inbox: Any) -> None:
+    """Django's flush (TRUNCATE) fires no row trigger: documents of vanished conversations must go too."""
+    services.message_receive_inbound(
+        inbox=inbox, identity_kind="phone", identity_value="+14155550001", body="parcel refund", contact_name=""
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM conversations_conversationsearch")
+        assert cursor.fetchone()[0] == 1
+        cursor.execute("TRUNCATE conversations_conversation CASCADE")
+        cursor.execute("SELECT count(*) FROM conversations_conversationsearch")
+        assert cursor.fetchone()[0] == 0

@@ -1,0 +1,45 @@
+"""Emptying the conversation table (TRUNCATE) empties the search documents too.
+
+The documents (migration 0008) are kept by row triggers, which TRUNCATE does not fire: Django's
+flush (tests, ``manage.py flush``) left every document behind, for conversations that no longer
+exist and, once ids are reused, under someone else's conversation.
+"""
+
+from django.db import migrations
+
+FORWARD = r"""
+CREATE OR REPLACE FUNCTION inbox_conversation_search_truncate() RETURNS trigger AS $$
+BEGIN
+    TRUNCATE conversations_conversationsearch;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+
+DROP TRIGGER IF EXISTS inbox_conversation_search_truncate_trg ON conversations_conversation;
+CREATE TRIGGER inbox_conversation_search_truncate_trg
+    AFTER TRUNCATE ON conversations_conversation
+    FOR EACH STATEMENT EXECUTE FUNCTION inbox_conversation_search_truncate();
+"""
+
+BACKWARD = r"""
+DROP TRIGGER IF EXISTS inbox_conversation_search_truncate_trg ON conversations_conversation;
+DROP FUNCTION IF EXISTS inbox_conversation_search_truncate();
+"""
+
+
+def _run(sql):
+    def operation(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(sql)
+
+    return operation
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("conversations", "0010_open_counts_per_statement"),
+    ]
+
+    operations = [
+        migrations.RunPython(_run(FORWARD), _run(BACKWARD), elidable=False),
+    ]
