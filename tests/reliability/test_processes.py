@@ -205,7 +205,7 @@ def test_a_task_without_an_outbox_entry_that_kills_its_worker_is_dropped_after_t
 
     stack.env["OUTBOX_MAX_INTERRUPTIONS"] = "3"
     worker = stack.worker("--include", "tests.reliability.crash_tasks", concurrency=1)
-    publisher = Celery(broker=stack.redis.url)
+    publisher = Celery(broker=stack.redis.url, set_as_current=False)  # not the app of later tests in this process
     publisher.send_task("tests.reliability.crash_tasks.count_then_kill_own_worker", args=["poison"], queue="default")
     wait_for(
         "the fourth delivery to be dropped",
@@ -395,11 +395,17 @@ def test_postgres_restart_mid_burst_keeps_each_message_sid_once_and_everyone_rec
                 ).fetchall()
             assert dict(rows) == {p["MessageSid"]: 1 for p in payloads}
 
-            # The worker reconnected by itself: routing of every new conversation ran.
+            # The worker reconnected by itself: routing of every new conversation ran, and its
+            # members' new-conversation notifications were made (each an outbox entry of its own).
             def routed() -> bool:
                 with pg.connect() as db:
-                    states = db.execute("SELECT state, count(*) FROM core_outboxentry GROUP BY state").fetchall()
-                return dict(states) == {"done": len(payloads)}
+                    states = db.execute(
+                        "SELECT split_part(dedup_key, ':', 1), state, count(*) FROM core_outboxentry GROUP BY 1, 2"
+                    ).fetchall()
+                return {(kind, state): n for kind, state, n in states} == {
+                    ("route", "done"): len(payloads),
+                    ("notify-new-conversation", "done"): len(payloads),
+                }
 
             wait_for("every conversation's routing to run", routed, timeout=90, children=tuple(stack.children))
     finally:
