@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from celery._state import _set_task_join_will_block
 from django.conf import settings
 
 from conversations import realtime
@@ -57,6 +58,10 @@ def _test_settings(settings: Any, tmp_path: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _celery_eager() -> Iterator[None]:
+    # An eager task marks the whole process "joining would block" while it runs and puts back what it
+    # found: two threads running eager tasks at once (the concurrency tests) can leave the flag set
+    # for good, and every later `.get()` in that worker then fails. Each test starts from a clean flag.
+    _set_task_join_will_block(False)
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
     yield
