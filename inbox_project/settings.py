@@ -187,7 +187,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"channels_app.tasks.process_inbound_*": {"queue": "inbound"}}
+# Customers' messages, accepted by their webhook, are stored by the "inbound" queue's worker.
+CELERY_TASK_ROUTES = {"channels_app.*.tasks.process_inbound_*": {"queue": "inbound"}}
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {

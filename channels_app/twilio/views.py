@@ -1,34 +1,29 @@
 """Twilio's inbound webhooks: messages (SMS, WhatsApp), delivery statuses, and voicemail.
 
 Each is signed (see ``signatures``), answers fast, and changes state only through
-``conversations.services``. Media is downloaded before the service's transaction opens.
+``conversations.services``. A message is accepted here and stored by the inbound worker
+(``inbound``); voicemail media is downloaded before the service's transaction opens.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import re
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from analytics import csat
-from channels_app.twilio import media
+from channels_app.twilio import inbound, media, tasks
 from channels_app.twilio.client import public_url
 from channels_app.twilio.signatures import twilio_webhook
-from conversations import identities, services
-from conversations.models import ChannelIdentity, DeliveryStatus, Direction, Inbox, Message
+from conversations import services
+from conversations.models import DeliveryStatus, Direction, Inbox, Message
 
 logger = logging.getLogger(__name__)
 
-MAX_MEDIA = 10  # Twilio sends at most 10 media per message
-_SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
 
 # Twilio's message statuses, as ours. Statuses not listed (receiving, received: inbound) are ignored.
 DELIVERY_STATUSES: dict[str, str] = {
@@ -57,144 +52,15 @@ KNOWN_ERRORS: dict[str, str] = {
     "63016": "Outside WhatsApp's 24-hour window: send an approved template instead.",
 }
 
-# The same number reached on another channel is the same person.
-_SAME_NUMBER_KINDS: dict[str, tuple[str, ...]] = {"phone": ("whatsapp",), "whatsapp": ("phone",)}
-
 
 def _twiml(response: Any) -> HttpResponse:
     return HttpResponse(str(response), content_type="text/xml")
 
 
-def _required(data: Any, *names: str) -> dict[str, str]:
-    values = {name: (data.get(name) or "").strip() for name in names}
-    missing = [name for name, value in values.items() if not value]
-    if missing:
-        raise services.ServiceError(f"Missing {', '.join(missing)}: this does not look like a Twilio request.")
-    return values
-
-
-def _sid(data: Any, name: str) -> str:
-    value = _required(data, name)[name]
-    if not _SID.match(value):
-        raise services.ServiceError(f"{name} {value[:80]!r} is not a Twilio id.")
-    return value
-
-
-def _number(raw: str, *, field: str, kind: str) -> str:
-    if kind == "whatsapp" and not raw.lower().startswith("whatsapp:"):
-        raise services.ServiceError(f"{field} {raw!r} is not a WhatsApp address (whatsapp:+E164).")
-    if kind == "phone" and raw.lower().startswith("whatsapp:"):
-        raise services.ServiceError(f"{field} {raw!r} is a WhatsApp address but this inbox is not a WhatsApp inbox.")
-    try:
-        return identities.normalize(kind, raw)
-    except identities.InvalidIdentity as exc:
-        raise services.ServiceError(f"{field}: {exc}.") from None
-
-
-def join_same_number(*, kind: str, value: str) -> None:
-    """Attach a new identity to the contact who already has the same number on another channel.
-
-    Done before ``message_receive_inbound``, which would otherwise create a second contact.
-    """
-    if ChannelIdentity.objects.filter(kind=kind, value=value).exists():
-        return
-    other = (
-        ChannelIdentity.objects.select_related("contact")
-        .filter(kind__in=_SAME_NUMBER_KINDS.get(kind, ()), value=value)
-        .order_by("created_at", "pk")
-        .first()
-    )
-    if other is None:
-        return
-    contact = other.contact
-    if contact.merged_into_id is not None:
-        contact = contact.merged_into  # type: ignore[assignment]
-    # A retry of the same delivery, at the same moment, may attach it first.
-    with contextlib.suppress(services.ServiceError, IntegrityError):
-        services.contact_add_identity(contact=contact, kind=kind, value=value)
-
-
-def _already_stored(inbox: Inbox, channel_message_id: str) -> bool:
-    return Message.objects.filter(inbox=inbox, channel_message_id=channel_message_id).exists()
-
-
-def _media(data: Any) -> tuple[list[services.InboundAttachment], list[dict[str, Any]]]:
-    raw = (data.get("NumMedia") or "0").strip()
-    if not (raw.isascii() and raw.isdigit()):
-        raise services.ServiceError(f"NumMedia {raw[:20]!r} is not a whole number.")
-    attachments: list[services.InboundAttachment] = []
-    described: list[dict[str, Any]] = []
-    for index in range(min(int(raw), MAX_MEDIA)):
-        url = (data.get(f"MediaUrl{index}") or "").strip()
-        content_type = (data.get(f"MediaContentType{index}") or "").strip()
-        if not url:
-            continue
-        result = media.download_or_log(url, content_type=content_type, default_stem=f"media{index}")
-        entry: dict[str, Any] = {"url": url[:500], "content_type": content_type[:150]}
-        if isinstance(result, str):
-            entry["error"] = result
-        else:
-            attachments.append(result)
-        described.append(entry)
-    return attachments, described
-
-
-def _location(data: Any) -> str:
-    latitude, longitude = data.get("Latitude"), data.get("Longitude")
-    if not (latitude and longitude):
-        return ""
-    label = " ".join(part for part in (data.get("Label"), data.get("Address")) if part)
-    return f"Location: {latitude}, {longitude}" + (f" ({label})" if label else "")
-
-
 @twilio_webhook("sms", "whatsapp")
 def inbound_message(request: HttpRequest, inbox: Inbox) -> HttpResponse:
-    """An SMS, MMS or WhatsApp message: stored once per MessageSid, answered with empty TwiML."""
-    data = request.POST
-    message_sid = _sid(data, "MessageSid")
-    kind = "whatsapp" if inbox.kind == "whatsapp" else "phone"
-    sender = _number(_required(data, "From")["From"], field="From", kind=kind)
-    if _already_stored(inbox, message_sid):
-        return _twiml(MessagingResponse())  # a retry: do not download the media again
-    body = data.get("Body") or ""
-    if (data.get("NumMedia") or "0") == "0" and csat.answer_by_reply(
-        inbox=inbox, identity_kind=kind, identity_value=sender, body=body, channel_message_id=message_sid
-    ):
-        return _twiml(MessagingResponse())  # a digit answering the satisfaction survey, not a new question
-
-    attachments, described = _media(data)  # network: before any transaction
-    location = _location(data)
-    if location and not body.strip():
-        body = location
-    if not body.strip() and not attachments and described:
-        body = f"[{len(described)} attachment(s) could not be downloaded from Twilio]"
-    metadata: dict[str, Any] = {
-        "twilio": {
-            key: value
-            for key, value in {
-                "from": data.get("From", ""),
-                "to": data.get("To", ""),
-                "messaging_service_sid": data.get("MessagingServiceSid", ""),
-                "num_segments": data.get("NumSegments", ""),
-                "wa_id": data.get("WaId", ""),
-                "profile_name": data.get("ProfileName", ""),
-                "media": described,
-                "location": location,
-            }.items()
-            if value
-        }
-    }
-    join_same_number(kind=kind, value=sender)
-    services.message_receive_inbound(
-        inbox=inbox,
-        identity_kind=kind,
-        identity_value=sender,
-        body=body,
-        channel_message_id=message_sid,
-        contact_name=(data.get("ProfileName") or "").strip(),
-        attachments=attachments,
-        metadata=metadata,
-    )
+    """An SMS, MMS or WhatsApp message: checked, accepted in one INSERT, stored by the inbound worker."""
+    tasks.enqueue_message(inbox, inbound.accepted_fields(inbox, request.POST))
     return _twiml(MessagingResponse())
 
 
@@ -209,7 +75,7 @@ def failure_reason(code: str, message: str) -> str:
 def message_status(request: HttpRequest, inbox: Inbox) -> HttpResponse:
     """A delivery-status callback for one of our outbound messages. Status only moves forward."""
     data = request.POST
-    message_sid = _sid(data, "MessageSid")
+    message_sid = inbound.sid(data, "MessageSid")
     twilio_status = (data.get("MessageStatus") or data.get("SmsStatus") or "").strip().lower()
     if not twilio_status:
         raise services.ServiceError("Missing MessageStatus: this does not look like a Twilio status callback.")
@@ -283,7 +149,7 @@ def _caller(request: HttpRequest) -> str:
     raw = (request.POST.get("From") or request.GET.get("caller") or "").strip()
     if not raw:
         raise services.ServiceError("Missing the caller's number (From, or caller in the callback URL).")
-    return _number(raw, field="From", kind="phone")
+    return inbound.number(raw, field="From", kind="phone")
 
 
 def _duration(raw: str) -> int:
@@ -294,10 +160,10 @@ def _duration(raw: str) -> int:
 def voice_recording(request: HttpRequest, inbox: Inbox) -> HttpResponse:
     """A voicemail is recorded (or the caller left none): it becomes the caller's inbound message."""
     data = request.POST
-    recording_sid = _sid(data, "RecordingSid")
-    call_sid = _sid(data, "CallSid")
+    recording_sid = inbound.sid(data, "RecordingSid")
+    call_sid = inbound.sid(data, "CallSid")
     caller = _caller(request)
-    if _already_stored(inbox, recording_sid):
+    if inbound.already_stored(inbox, recording_sid):
         return HttpResponse(status=204)
     recording_status = (data.get("RecordingStatus") or "completed").strip().lower()
     recording_url = (data.get("RecordingUrl") or "").strip()
@@ -326,7 +192,7 @@ def voice_recording(request: HttpRequest, inbox: Inbox) -> HttpResponse:
         voice["call_status"] = data["CallStatus"].strip()
     if download_error:
         voice["download_error"] = download_error
-    join_same_number(kind="phone", value=caller)
+    inbound.join_same_number(kind="phone", value=caller)
     services.message_receive_inbound(
         inbox=inbox,
         identity_kind="phone",
@@ -343,7 +209,7 @@ def voice_recording(request: HttpRequest, inbox: Inbox) -> HttpResponse:
 def voice_transcription(request: HttpRequest, inbox: Inbox) -> HttpResponse:
     """A voicemail's transcript: a follow-up message in the same conversation, once per TranscriptionSid."""
     data = request.POST
-    transcription_sid = _sid(data, "TranscriptionSid")
+    transcription_sid = inbound.sid(data, "TranscriptionSid")
     caller = _caller(request)
     text = (data.get("TranscriptionText") or "").strip()
     transcription_status = (data.get("TranscriptionStatus") or "").strip().lower()
@@ -351,7 +217,7 @@ def voice_transcription(request: HttpRequest, inbox: Inbox) -> HttpResponse:
         body = f"Voicemail transcript: {text}"
     else:
         body = "The voicemail could not be transcribed."
-    join_same_number(kind="phone", value=caller)
+    inbound.join_same_number(kind="phone", value=caller)
     services.message_receive_inbound(
         inbox=inbox,
         identity_kind="phone",

@@ -223,9 +223,16 @@ def post_signed(
     token: str = AUTH_TOKEN,
     **extra: Any,
 ) -> Any:
-    """POST ``params`` to ``path`` with the X-Twilio-Signature Twilio computes for ``signed_url``."""
+    """POST ``params`` to ``path`` with the X-Twilio-Signature Twilio computes for ``signed_url``.
+
+    What the request promised for after its commit (an accepted message's storing, eager in the
+    tests) runs before this returns, also inside a test's transaction, where nothing commits.
+    """
+    from django.test import TestCase
+
     url = signed_url if signed_url is not None else PUBLIC_BASE_URL + path
-    return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=sign(url, params, token), **extra)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=sign(url, params, token), **extra)
 
 
 def sms_payload(
