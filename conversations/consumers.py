@@ -94,7 +94,11 @@ class LiveEventConsumer(AsyncJsonWebsocketConsumer):
         await super().dispatch(message)
 
     async def live_event(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["event"])
+        text = message.get("text")
+        if isinstance(text, str):  # encoded once by the sender, for every socket of the group
+            await self.send(text_data=text)
+        else:
+            await self.send_json(message["event"])
 
 
 class AgentConsumer(LiveEventConsumer):

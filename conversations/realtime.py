@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import json
 import logging
 import os
+import threading
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -28,7 +30,7 @@ logger = logging.getLogger(__name__)
 TICKET_SALT = "realtime.ticket"
 TICKET_MAX_AGE_SECONDS = 60
 
-# The message type that consumers handle: ``{"type": DELIVERY_TYPE, "event": {...}}``.
+# The message type that consumers handle: ``{"type": DELIVERY_TYPE, "event": {...}, "text": "<the event as JSON>"}``.
 DELIVERY_TYPE = "live.event"
 
 
@@ -112,7 +114,12 @@ def _deliver_all(events: list[tuple[dict[str, Any], list[str]]]) -> None:
             return
         except RuntimeError:  # the loop closed meanwhile: send from here
             pass
-    async_to_sync(_send_all)(layer, events)
+    sender = _sender_loop()
+    if sender is None:  # inside a running loop of this thread (async code calling a sync service)
+        async_to_sync(_send_all)(layer, events)
+        return
+    # Waited for, so a task's events are out before it reports done, in commit order.
+    asyncio.run_coroutine_threadsafe(_send_all(layer, events), sender).result(SENDER_TIMEOUT_SECONDS)
 
 
 def _server_loop() -> asyncio.AbstractEventLoop | None:
@@ -124,6 +131,46 @@ def _server_loop() -> asyncio.AbstractEventLoop | None:
     if loop is None or loop.is_closed() or not loop.is_running():
         return None
     return loop
+
+
+# Elsewhere (Celery workers, commands) events are sent from one event loop per process, kept
+# running in a thread of its own. ``async_to_sync`` made a new loop per commit, and with it the
+# channel layer's Redis connections: a fifth of an inbound worker's CPU was connecting (redis-py
+# reads its own package metadata for each new connection) and making loops (bench.live, py-spy).
+SENDER_TIMEOUT_SECONDS = 30.0
+_sender: tuple[int, asyncio.AbstractEventLoop] | None = None
+_sender_lock = threading.Lock()
+
+
+def _sender_loop() -> asyncio.AbstractEventLoop | None:
+    """This process's sending loop (started at first use, again after a fork); None inside a running loop."""
+    global _sender
+    try:
+        asyncio.get_running_loop()
+        return None  # waiting on another loop from inside one would block it
+    except RuntimeError:
+        pass
+    # The lock is taken only to start the loop, never per send: a fork while another thread held
+    # it would leave the child's copy locked for good.
+    loop = _this_process(_sender)
+    if loop is None:
+        with _sender_lock:
+            loop = _this_process(_sender)
+            if loop is None:
+                loop = asyncio.new_event_loop()
+                started = threading.Event()
+                loop.call_soon(started.set)
+                threading.Thread(target=loop.run_forever, name="live-events", daemon=True).start()
+                started.wait()
+                _sender = (os.getpid(), loop)
+    return loop
+
+
+def _this_process(sender: tuple[int, asyncio.AbstractEventLoop] | None) -> asyncio.AbstractEventLoop | None:
+    """The sending loop if this process started it and it runs (a fork copies the variable, not the thread)."""
+    if sender is None or sender[0] != os.getpid() or not sender[1].is_running():
+        return None
+    return sender[1]
 
 
 # Per event loop, the batches waiting to be sent, in the order they were committed: one sender
@@ -173,10 +220,12 @@ async def _send_all(layer: Any, events: list[tuple[dict[str, Any], list[str]]]) 
     slots = asyncio.Semaphore(SEND_CONCURRENCY)
 
     async def send(event: dict[str, Any], groups: list[str]) -> None:
+        # Encoded once here, not once per socket: a server forwards it to each of its sockets as is.
+        message = {"type": DELIVERY_TYPE, "event": event, "text": json.dumps(event)}
         async with slots:
             for group in groups:
                 try:
-                    await layer.group_send(group, {"type": DELIVERY_TYPE, "event": event})
+                    await layer.group_send(group, message)
                 except Exception:
                     # The database is the record: a lost push is caught up by the client's resync.
                     logger.exception("live event %s to %s was not delivered", event.get("type"), group)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -133,3 +134,36 @@ def test_forwarding_a_live_event_takes_no_trip_through_the_sync_thread(agent, in
         await communicator.disconnect()
 
     async_to_sync(scenario)()
+
+
+@override_settings(CHANNEL_LAYERS=IN_MEMORY)
+def test_a_live_event_is_encoded_once_by_the_sender_and_forwarded_as_is(agent, inbox, monkeypatch):
+    """The sender puts the event's JSON in the message; each socket sends that text, not its own encoding."""
+    sent: list[dict[str, Any]] = []
+    layer = get_channel_layer()
+    original = layer.group_send
+
+    async def recording(group: str, message: dict[str, Any]) -> None:
+        sent.append(message)
+        await original(group, message)
+
+    monkeypatch.setattr(layer, "group_send", recording)
+    ticket = realtime.issue_ticket(agent.pk)
+    event = {"type": "conversation.updated", "conversation": {"id": 7, "subject": "Caf\u00e9 <b>"}}
+
+    async def scenario() -> None:
+        communicator = await connect(f"/ws/agent/?ticket={ticket}")
+        connected, _ = await communicator.connect()
+        assert connected
+        await communicator.receive_json_from()  # hello
+        await realtime._send_all(layer, [(event, [realtime.inbox_group(inbox.pk)])])
+        assert await communicator.receive_from() == sent[0]["text"]
+        # A message whose text differs from its event shows which one the socket forwards.
+        await layer.group_send(
+            realtime.inbox_group(inbox.pk), {"type": realtime.DELIVERY_TYPE, "event": event, "text": '{"type": "x"}'}
+        )
+        assert await communicator.receive_from() == '{"type": "x"}'
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
+    assert [m["text"] for m in sent[:1]] == [json.dumps(event)]

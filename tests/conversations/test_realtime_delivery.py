@@ -49,3 +49,49 @@ def test_outside_a_web_server_the_events_are_sent_before_returning(monkeypatch: 
     monkeypatch.setattr(realtime, "get_channel_layer", lambda: layer)
     realtime._deliver_all([({"type": "message.created", "n": 7}, ["inbox.1"])])
     assert layer.sent == [("inbox.1", 7)]
+
+
+class LoopRecordingLayer:
+    """Records the event loop each send ran on (a channel layer keeps its connections per loop)."""
+
+    def __init__(self) -> None:
+        self.loops: list[asyncio.AbstractEventLoop] = []
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        self.loops.append(asyncio.get_running_loop())
+
+
+def test_outside_a_web_server_every_commit_sends_from_the_same_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One sending loop per process, so the channel layer's Redis connections live on (not one per commit)."""
+    import threading
+
+    layer = LoopRecordingLayer()
+    monkeypatch.setattr(realtime, "get_channel_layer", lambda: layer)
+    realtime._deliver_all([({"type": "message.created", "n": 1}, ["inbox.1"])])
+    other = threading.Thread(target=realtime._deliver_all, args=([({"type": "message.created", "n": 2}, ["inbox.1"])],))
+    other.start()
+    other.join(10)
+    realtime._deliver_all([({"type": "message.created", "n": 3}, ["inbox.1"])])
+
+    assert len(layer.loops) == 3 and len(set(layer.loops)) == 1
+    assert layer.loops[0].is_running()
+
+
+def test_a_forked_process_starts_its_own_sending_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    layer = LoopRecordingLayer()
+    monkeypatch.setattr(realtime, "get_channel_layer", lambda: layer)
+    realtime._deliver_all([({"type": "message.created", "n": 1}, ["inbox.1"])])
+    parent_loop = realtime._sender_loop()
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's loop thread did not survive the fork
+        ok = realtime._sender_loop() is not parent_loop
+        realtime._deliver_all([({"type": "message.created", "n": 2}, ["inbox.1"])])
+        os.write(writer, b"1" if ok and len(layer.loops) == 2 and layer.loops[1] is not parent_loop else b"0")
+        os._exit(0)
+    os.close(writer)
+    answer = os.read(reader, 1)
+    os.waitpid(pid, 0)
+    assert answer == b"1"
