@@ -370,3 +370,37 @@ def test_routing_tasks_run_the_services() -> None:
     conversation.refresh_from_db()
     assert conversation.assignee == a
     assert routing_tasks.reassign_unanswered_conversations.delay().get() == 0
+
+
+@pytest.mark.parametrize(
+    ("strategy", "read", "unread"),
+    [
+        ("round_robin", set(), {"skills", "languages", "channels", "notification_preferences"}),
+        ("skill", {"skills", "languages"}, {"channels", "notification_preferences"}),
+        ("channel", {"channels"}, {"skills", "languages", "notification_preferences"}),
+    ],
+)
+def test_choosing_an_agent_reads_only_the_strategys_own_columns_and_a_fixed_number_of_queries(
+    strategy: str, read: set[str], unread: set[str]
+) -> None:
+    """A big team's profiles are read once, without the JSON nobody looks at, and never one by one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from conversations.models import AgentProfile
+    from routing.assignment import claim_agent
+
+    team, inbox, agents = _setup(strategy, n=12, availability=Availability.ONLINE, channels=["sms", "email"])
+    conversation = _new(inbox, team, topic="billing", language="en")
+    conversation = Conversation.objects.select_related("inbox", "team", "contact").get(pk=conversation.pk)
+    table = AgentProfile._meta.db_table
+    with CaptureQueriesContext(connection) as queries:
+        chosen = claim_agent(conversation)
+    assert chosen in {agent.pk for agent in agents}
+    assert len(queries) <= 6, [q["sql"] for q in queries]
+    profile_reads = [q["sql"] for q in queries if f'FROM "{table}"' in q["sql"]]
+    assert profile_reads
+    for sql in profile_reads:
+        for column in unread:
+            assert f'"{table}"."{column}"' not in sql
+    assert all(any(f'"{table}"."{column}"' in sql for sql in profile_reads) for column in read)
