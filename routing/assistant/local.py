@@ -54,8 +54,14 @@ class LocalResponder:
             )
         reason = triggers.needs_staff(context.message) or ("urgent" if urgency == "urgent" else "")
         best_score = articles[0].score if articles else 0.0
-        if not reason and best_score < ANSWER_MIN_SCORE and triage.sentiment(context.message) <= UNHAPPY:
+        if (
+            not reason
+            and best_score < ANSWER_MIN_SCORE
+            and triage.sentiment(context.message) <= UNHAPPY
+            and not triggers.asks_how_to(context.message)
+        ):
             # An upset customer whose message the knowledge base does not answer: a fallback would make it worse.
+            # (Not a how-to question said crossly: "hate how small the text is, can I make it bigger?")
             reason = "unhappy_unanswered"
         if (
             not reason

@@ -51,6 +51,24 @@ _DEFAULT_KEYWORD_VARIANTS = (
     "cancelar minha assinatura",
     "cancelar meu plano",
     "cancelar mi plan",
+    # Hinglish: "paise wapas karo" (give the money back), "refund chahiye" (I want a refund).
+    "paise wapas",
+    "paisa wapas",
+    "paise vapas",
+    "refund chahiye",
+    "cancel karo",
+    "cancel kar do",
+    # Out of a contract; money back in the other languages.
+    "terminate my contract",
+    "cancel my contract",
+    "end my contract",
+    "out of my contract",
+    "out of the contract",
+    "devolucion de mi dinero",
+    "devuelvan mi dinero",
+    "devuelvanme",
+    "mi dinero de vuelta",
+    "dinheiro de volta",
 )
 
 # Someone who is not the bot.
@@ -63,6 +81,7 @@ _PERSON = text.wordset(
     pessoa atendente alguem humain humaine personne conseiller conseillere quelquun operateur responsable mensch
     mitarbeiter mitarbeiterin jemand jemandem berater menschen menschlichen
     operatore operatrice qualcuno umano
+    insaan insan boss bosses
     """
 )
 # Vague on their own ("someone charged my card twice"): they count only with a wish to reach them.
@@ -79,13 +98,18 @@ _REACH = re.compile(
             r"\b(can i have|may i|where is|wheres|bring|send me|is there)\b",
             r"\b(get|fetch|bring|call|want|need) (me )?your\b",
             r"\b(call me|phone me|ring me|call back|callback|contact me|reach me|reach out|email me)\b",
-            r"\b(hablar|habla|hable|comunicar|comunicarme|pasame|paseme|pasar|contactar|llamar|llamarme|llame|quiero)\b",
+            r"\b(hablar|habla|hable|comunicar|comunicarme|pasame|paseme|pasar|contactar|llamar|llamarme|llame"
+            r"|quiero)\b",
             r"\b(necesito|quisiera|puedo|falar|quero|preciso)\b",
             r"\b(parler|joindre|contacter|rappeler|passer|veux|voudrais|besoin|puis)\b",
             r"\b(sprechen|verbinden|mochte|moechte|brauche)\b",
             r"\b(parlare|vorrei|voglio|chiamare|chiamarmi|serve)\b",
+            # Hinglish: "kisi insaan se baat karni hai", "agent se baat karao".
+            r"\b(baat|baath)\b",
             # On the phone: "quelqu'un au téléphone", "alguien por teléfono", "a person on the phone".
             r"\b(phone|telephone|telefono|telefon|telefone)\b",
+            r"\bget (a |an |some )?(real |actual |live )?(human|person|agent|representative|rep|someone|somebody)\b"
+            r"(?! to (cover|work|do|help out|clock|run|open|close|take)\b)",
         ]
     )
 )
@@ -94,6 +118,10 @@ _REACH_GROUP = re.compile(
     r"\b(talk|speak|chat|contact|call|reach|get|connect me|transfer me|put me through)( to| with)?"
     r" (your |the |a |an |some )?(?!(my|our|his|her|their) )(\w+ )?"
     r"(team|support|department|staff|desk|office|service|customer service)\b"
+    # "Talk to billing", "contact sales about...": a department by its name (not "the sales report", "more sales").
+    r"|\b(talk|speak|chat|contact|call|reach|connect me|transfer me|put me through)( to| with)? (your |the )?"
+    r"(billing|accounts|finance|sales)\b(?! (api|endpoint|report|reports|page|settings|tab|address|history|cycle|date|"
+    r"info|details|data|tax|figures|numbers|by|per|for|of|from|to|in|on|total|totals|emails?|invoices?|statements?)\b)"
 )
 # The same in the other languages: "me comunican con soporte", "parler au service client".
 _REACH_GROUP_OTHER = re.compile(
@@ -105,7 +133,9 @@ _REACH_GROUP_OTHER = re.compile(
 _CALLBACK = re.compile(
     "|".join(
         [
-            r"\b(call ?back|call me|phone me|ring me|call us|ring us|escalate|escalation|llamenme|rappelez moi)\b",
+            r"\b(call ?back(?! (url|urls|uri|endpoint|endpoints|address|function|handler|param|parameter)s?\b)|call me|"
+            r"phone me|ring me|call us(?! (button|link|page|widget)s?\b)|ring us|escalation|llamenme|rappelez moi)\b"
+            r"|\bescalate\b(?! (permissions?|privileges?|access|roles?|rights)\b)",
             r"\b(etre rappelee?|me rappeler|rappelle moi|que me llamen|me llamen|devolver la llamada|ruckruf|"
             r"zuruckrufen|zurueckrufen|me liguem|me ligar)\b",
             r"\b(a|an) (quick )?(phone |video )?(call|ring) (from|with|back)\b",
@@ -127,12 +157,19 @@ _WHO_TO_REACH = re.compile(
     r"|\b(i|we) (get|be) (transferred|escalated|passed on)\b|\bget (me|us|this) (transferred|escalated)\b"
     r"|\b(hand|pass) (this|it|me) (on|over)( please| pls| plz)?$"
     r"|\btransmettre a (un|une) (collegue|conseill\w*|responsable|humain|personne)"
+    r"|\b(someone|somebody|anyone|anybody|a person|a human|one of you) (from|at|on|in) your (\w+ )?(team|company|"
+    r"side|end|support|office|department|staff|people)\b"
+    r"|^(please )?(transfer|connect|escalate) me( please| pls| plz| now| thanks)?$"
     r"|\bcon quien (puedo )?(hablar|comunicarme)\b|\ba qui (je peux|puis je) (parler|m adresser)\b"
 )
 _ANYONE_THERE = re.compile(
     r"\b(is )?(anyone|anybody|somebody|someone|any one) (there|here|home|alive|real|around|available|awake)\b"
     r"|\b(hay )?alguien (ahi|alli|aqui|ahy|disponible)\b|\b(il )?y a quelquun\b|\bist (da |hier )?(jemand|wer)\b"
     r"|\btem alguem\b"
+    r"|\b(anyone|anybody|someone|somebody) (reading|listening|out there|working there)\b(?! to\b)"
+    r"|\b(are there|is there) (any )?(real |actual )?(humans?|people|persons?|agents?|staff) (working|there|here|"
+    r"available|around|online)\b"
+    r"|\bkoi (hai|banda|insaan|insan|aadmi|human|agent|person)\b"
 )
 # Complaints about the bot mean the same thing: get me out of here.
 _BOT = r"(bot|robot|chatbot|ai|machine|computer|automated|autoresponder|auto reply|ia|maquina|programa)"
@@ -171,6 +208,8 @@ _BOT_COMPLAINT = re.compile(
             r"\b(dont|do not|cant|cannot|wouldnt) trust\b.{0,20}\b(automated|bot|bots|ai|robot|machine|answers?)\b",
             r"\b(going nowhere|going in circles|round in circles|same (answer|reply|article) (again|over))\b",
             r"\b(no me (ayuda|sirve)|no ayuda|ca ne m aide pas|ne m aide pas|hilft (mir )?nicht)\b",
+            r"\b(keep|keeps|kept) (getting|sending|giving|showing)( me| us)? (the )?same\b"
+            r"|\b(already|you) sent (me |us )?(that|this|the same) (link|article|answer|page)\b",
         ]
     )
 )
@@ -181,7 +220,9 @@ _PERSON_PLEASE = re.compile(
 # A person asked to do something: "could an agent check my order", "can someone look into this".
 _MODAL = r"\b(can|could|would|will|may|might|should|please (have|let|ask)) (a |an |some |one of your |your )?"
 # Staff roles are also roles in the merchant's own shop ("can a manager approve discounts?"): not here.
-_ROLES = text.wordset("manager supervisor employee associate specialist mitarbeiter mitarbeiterin encargado gerente")
+_ROLES = text.wordset(
+    "manager supervisor employee associate specialist mitarbeiter mitarbeiterin encargado gerente boss bosses"
+)
 _STRONG_PERSON_ALT = "|".join(sorted(_PERSON - _WEAK_PERSON - _ROLES))
 _PERSON_ASKED = re.compile(
     rf"{_MODAL}(real |actual |live )?({_STRONG_PERSON_ALT})\b"
@@ -199,12 +240,38 @@ _NEGATED = re.compile(
     rf"|\b(fine|happy|ok|okay|good|no problem) (talking|chatting|speaking) (to|with) (a |an |the )?{_BOT}\b"
 )
 _SHORT = 5
+# Person words that are the merchant's own staff or part of a thing's name, not someone of ours to reach: "add a new
+# employee", "a report per employee", "my manager", "the employee list", "invite a team member".
+_OWN_PERSON = re.compile(
+    r"\b(add|adding|invite|inviting|remove|removing|create|creating|hire|hiring|new|another|per|each|every|which)"
+    rf" (a |an |the |another )?(new )?({_PERSON_ALT}|team members?|staff members?|colleagues?)\b"
+    rf"|\b(my|our) ({_PERSON_ALT})\b"
+    rf"|\b({_PERSON_ALT}) (list|limit|limits|permission|permissions|report|reports|account|accounts|pin|pins|passcode|"
+    r"passcodes|schedule|schedules|shift|shifts|role|roles|access|name|names|login|logins|id|ids|profile|profiles|"
+    r"mode|view|tips|hours|settings|seat|seats|management|discount|discounts|sales|level|levels|code|codes|count)\b"
+)
+# A merchant asking how to do something: "how do I...", "can I change...", "is there a way to...".
+_ASKS_HOW = re.compile(
+    r"\b(how (do|can|should|would) (i|we)|how to|is there (a|any) way|where (do|can) (i|we)|any tips|"
+    r"what (do|should|can) (i|we) do)\b"
+    r"|\bcan (i|we) (\w+ )?(change|make|set|turn|customi[sz]e|stop|fix|check|see|find|get rid of|hide|add|remove)\b"
+)
+# The merchant's own customer wanting a person: "how do I handle a customer who wants to speak to the manager?"
+_THIRD_PARTY_WISH = re.compile(
+    r"\b(customer|customers|client|clients|buyer|buyers|guest|guests|cliente|clientes)\b (who |that )?(\w+ )?"
+    r"(wants?|wanted|asks?|asked|asking|demands?|demanded|demanding|insists?|insisted|insisting)\b"
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class Trigger:
     reason: str
     detail: str = ""
+
+
+def asks_how_to(message: str) -> bool:
+    """Whether the message asks how to do something (a question for the help centre, however it is worded)."""
+    return bool(_ASKS_HOW.search(" ".join(text.words(message))))
 
 
 def declines_person(message: str) -> bool:
@@ -220,6 +287,11 @@ def asks_for_person(message: str) -> bool:
     joined = " ".join(ws)
     if _NEGATED.search(joined):
         return False
+    if _THIRD_PARTY_WISH.search(joined) and _ASKS_HOW.search(joined):
+        return False
+    length = len(ws)
+    joined = _OWN_PERSON.sub(" ", joined)
+    ws = joined.split()
     families = (_BOT_COMPLAINT, _ANYONE_THERE, _REACH_GROUP, _REACH_GROUP_OTHER, _CALLBACK, _WHO_TO_REACH)
     if any(p.search(joined) for p in families):
         return True
@@ -230,7 +302,7 @@ def asks_for_person(message: str) -> bool:
         return False
     if _REAL_PERSON.search(joined) or _PERSON_PLEASE.search(joined):
         return True
-    if len(ws) <= _SHORT and any(w not in _WEAK_PERSON for w in persons):
+    if length <= _SHORT and any(w not in _WEAK_PERSON for w in persons):
         return True
     return bool(_REACH.search(joined))
 
@@ -263,7 +335,12 @@ _MERCHANT_REFUNDS = re.compile(
     r"|\bcomo (hago un |hacer un |puedo hacer un )?(reembols\w*|devuelvo)\b"
     r"|\bcomment (faire un |effectuer un )?rembours\w*\b"
     r"|\b(managers?|staff|employees?|cashiers?|supervisors?|team members?) (can |could |to |cannot |cant )?"
-    r"(approve|issue|give|do|make|process|authori[sz]e)\w* refunds?\b"
+    r"((approve|issue|give|do|make|process|authori[sz]e)\w* refunds?|refund)\b"
+    # Refunding a sale of the merchant's own ("the option to refund a cash sale"), and refunds as a feature
+    # ("the difference between a void and a refund").
+    r"|\brefund(ing)? (a |an |the |this |that |one |each )(\w+ )?(sale|sales|item|items|tip|tips|ticket|tickets|"
+    r"receipt|receipts)\b"
+    r"|\bvoids? (and|or|vs|versus) (a |an )?refunds?\b|\brefunds? (and|or|vs|versus) (a |an )?voids?\b"
 )
 
 
@@ -315,14 +392,15 @@ def handoff_keywords(configured: Sequence[str] | None) -> Sequence[str]:
 _NEEDS_STAFF = re.compile(
     "|".join(
         [
-            r"\b(hack|hacked|hacker|fraud|fraudulent|fraude|stolen|steal|unauthori[sz]ed|scam|scammed|phishing)\b",
+            r"\b(hack|hacked|hacker|fraud|fraudulent|fraude|stolen|steal|unauthori[sz]ed|scam|scammed|phishing|"
+            r"phished)\b",
             # The same in the other languages, and a theft told as a break-in.
             r"\b(hackeado|hackeada|hackearon|pirate|piratee|gehackt|invadida|invadido|robbed|robbery|burglary|"
             r"burgled|break in|broke in|robado|robaron|vole|gestohlen|roubado|roubaram)\b",
-            r"\b(lawyer|attorney|legal action|sue|police|abogado|avocat)\b",
+            r"\b(lawyer|attorney|legal action|sue|police|abogado|avocat|solicitor|solicitors|subpoena|court order)\b",
             r"\b(charged|billed|cobrado|debite) (me )?(twice|double|two times|2 times)\b|\bdouble (charged|billed)\b",
             r"\b(cobr\w*|debit\w*|preleve\w*|abgebucht|belastet|addebitat\w*)\b.{0,25}"
-            r"\b(dos veces|duas vezes|deux fois|zweimal|doppelt|due volte)\b",
+            r"\b(dos veces|duas vezes|deux fois|zweimal|doppelt|due volte|tres veces|trois fois|dreimal|tres vezes)\b",
             r"\b(nicht genehmigt|nao autorizei|no autorice|pas autorise)\b",
             r"\b(dont|do not|didnt) recogni[sz]e\b",
             r"\b(suspended|frozen|deactivated|closed|shut down|terminated|banned) (my )?account\b"
@@ -335,7 +413,7 @@ _NEEDS_STAFF = re.compile(
             r"\b(my|our) (\w+ )?(account|payouts?|funds|money|balance|deposits?)\b"
             r" (is |are |was |were |got |has been |have been |is being |are being )?(now |still |currently )?"
             r"(on hold|held|under review|in review|paused|frozen|"
-            r"withheld|blocked|restricted|limited|stuck)\b",
+            r"withheld|blocked|restricted|limited|stuck|flagged)\b",
             # A payout that has gone missing: "where is my payout?", "my deposit is missing", "mon virement n'est
             # toujours pas arrivé".
             r"\bwhere (is|are|s) (my|our|the) (\w+ )?(payouts?|deposits?|money|funds|transfers?)\b"
@@ -343,7 +421,7 @@ _NEEDS_STAFF = re.compile(
             r"\b(is missing|are missing|went missing|never arrived|never came|still not arrived|still hasnt arrived|"
             r"toujours pas arrive|todavia no (me )?ha llegado|ainda nao chegou|immer noch nicht angekommen)\b",
             # A payout the bank sent back, or one that does not add up.
-            r"\b(returned|bounced|rejected|reversed) (the |my |our )?(payouts?|deposits?|transfers?)\b"
+            r"\b(returned|bounced|rejected|reversed|sent back) (the |my |our )?(payouts?|deposits?|transfers?)\b"
             r"|\b(payouts?|deposits?|transfers?) (was |were |got |has been |have been )?(returned|bounced|rejected|"
             r"reversed)\b"
             r"|\b(payouts?|deposits?|balance|money)\b.{0,40}\b(something is wrong|something s wrong|doesnt add up|"
@@ -357,6 +435,9 @@ _NEEDS_STAFF = re.compile(
             # help centre.)
             r"\b(wrong|incorrect) (item|items|reader|model|product|terminal|size|colou?r|order)\b"
             r"|\b(only|just) (got|received|came with) (\d+|one|two|three|half)\b|\bhalf (of )?(my|our|the) order\b"
+            r"|\b(arrived|came|delivered|showed up|turned up) with (only|just) (\d+|one|two|three|half)\b"
+            r"|\b(only|just) (\d+|one|two|three) (of (them|the \w+|my \w+|our \w+) )?"
+            r"(arrived|came|showed up|was in|were in)\b"
             r"|\b(delivered|shipped)\b.{0,30}\b(never|not) (arrived|came|showed up|got it|received)\b"
             r"|\b(order|package|parcel|shipment)\b.{0,30}\b(never (arrived|came|showed up)|is lost|got lost|"
             r"stuck|lost)\b",
@@ -368,7 +449,8 @@ _NEEDS_STAFF = re.compile(
             # Someone else in the account: "a stranger has my login", "alguien entró a mi cuenta".
             r"\b(stranger|someone else|somebody else|strangers)\b.{0,20}\b(has|have|got|knows?) (my|our) "
             r"(login|password|details|account)\b"
-            r"|\b(alguien|alguem|quelquun|jemand) (entro|entrou|est entre|ist) (a |en |na |dans |in )?"
+            r"|\b(alguien|alguem|quelquun|jemand) (ha |a |hat )?(entro|entrou|est entre|ist|entrado|accedido|accedio|"
+            r"eingeloggt) (a |en |na |dans |in )?"
             r"(mi|minha|mon|mein) (cuenta|conta|compte|konto)\b",
             r"\b(money|funds|balance|payouts?|deposits?)\b.{0,50}\b(vanished|disappeared|gone missing|is gone|"
             r"are gone|went missing)\b",
@@ -396,6 +478,7 @@ _NEEDS_STAFF = re.compile(
             r"\b(payments?|charges?|transactions?|purchases?)\b.{0,30}\b(i|we) (didnt|did not|never) (make|made|"
             r"authori[sz]e|authori[sz]ed|do|did|order|ordered)\b",
             r"\b(dispute|contest|challenge|disputing|contesting) (a |the |this |that |your |these |those )?"
+            r"((?!customers?|clients?|buyers?)\w+ ){0,2}"
             r"(charge|charges|fee|fees|bill|invoice|payment you took)\b",
             r"\b(never|didnt|did not|dont|do not) (agree|agreed|sign up|signed up|consent|consented) (to|for)\b",
             r"\b(overcharg\w*|over charg\w*|charged (me )?too much|charging (me )?too much)\b",
@@ -411,6 +494,7 @@ _NEEDS_STAFF = re.compile(
             r"\b(take|taking|move|moving) (my|our) business (elsewhere|somewhere else)\b"
             r"|\b(leave|leaving|switch|switching|move|moving|go|going) (to|for|with) (another|a different|a competitor|"
             r"your competitor|a new) (provider|company|processor|pos|system|competitor)\b"
+            r"(?! (name|address|account|email|logo|details)\b)"
             r"|\b(thinking|thinking seriously) (of|about) (leaving|switching|cancelling|canceling)\b",
             # Data the business runs on, deleted: "all our products got deleted after the sync". (Items that
             # only disappeared from view are in the help centre.)
@@ -420,6 +504,8 @@ _NEEDS_STAFF = re.compile(
             r"\b(disappeared|vanished|gone|missing)\b",
             # Safety of the hardware.
             r"\b(caught fire|on fire|smoke|smoking|burning smell|burnt|exploded|explode|sparks|electric shock|"
+            r"sparked|sparking|swollen|swelling|bulging|melted|melting|scorched|electrocuted|got a shock|puffed|"
+            r"too hot to touch|shocked|chemical smell|"
             r"overheating)\b",
             r"\b(stealing|stole|theft|embezzl\w*|skimming|skimmer)\b",
             # Regulators, courts and the press.
@@ -432,6 +518,89 @@ _NEEDS_STAFF = re.compile(
             r"\b(took|taken|taking|take|withdrew|withdrawn|debited|charged|billed|pulled|deducted|removed)\b.{0,40}"
             r"\bwithout (asking|permission|my permission|consent|my consent|authori[sz]ation|telling me|warning|"
             r"notice)\b",
+            # Asking to be made good for a loss: only a person can decide that.
+            r"\b(compensation|compensate|compensated|goodwill credit|make (this|it) right)\b",
+            # Taking the dispute to the customer's bank or card company.
+            r"\b(i|we|ive|weve|i have|we have|ill|well|i will|we will|im|were|going to|gonna|already)"
+            r" (\w+ )?(opened|opening|filed|filing|raised|raising|started|starting|initiated|initiating|open|file|"
+            r"raise|start|initiate) (a )?(chargeback|dispute)\b"
+            r"|\b(chargeback|dispute|disputing|contest\w*)\b.{0,40}\b(with|to|through) (my|our) (bank|"
+            r"card company|card issuer|credit card company|card provider|credit card provider)\b"
+            r"|\b(going|go|went|gone|complain\w*) to (my|our) (bank|card company|credit card company)\b",
+            # Repeat contacts and promises not kept: "this is my fifth message", "c'est la troisième fois", "you said
+            # someone would call".
+            r"\b(my|this is the|this is my|its the|its my|thats the|thats my) (2nd|second|3rd|third|4th|fourth"
+            r"|5th|fifth|"
+            r"sixth) (message|email|mail|chat|request|ticket|attempt|follow up)\b"
+            r"|\b(2nd|second|3rd|third|4th|fourth|5th|fifth|sixth) (message|email|mail|chat|request|ticket|attempt)"
+            r" (about|on|regarding|asking)\b"
+            r"|\b(second|third|fourth|zweite|dritte|vierte|segunda|tercera|cuarta|terceira|quarta|deuxieme|troisieme|"
+            r"quatrieme) (mal|vez|fois)\b"
+            r"|\b(already|previously) (reported|told you|explained|raised) (this|it|that)\b"
+            r"|\b(already|previously) (contacted|emailed|written to|wrote to|messaged) (you|support|your)\b"
+            r"|\b(said|promised|told me|told us) (that )?(someone|somebody|they|you|he|she|it) (would|will|d"
+            r"|was going to)"
+            r" (follow up|call|get back|email|contact|reply|fix|sort|be fixed|be sorted)\b"
+            r"|\bstill waiting (on|for) (an |a )?(answer|reply|response|callback|call back|call|someone|anyone|"
+            r"somebody)\b"
+            r"|\bkoi (jawab|reply|response)\b",
+            # Leaving, and losses the customer holds us to.
+            r"\b(leave|leaving|switch|switching|move|moving|go|going) (to|for|with) (another|a different|a competitor|"
+            r"your competitor|a new) (\w+ )?(provider|company|processor|pos|system|competitor)\b"
+            r"(?! (name|address|account|email|logo|details)\b)"
+            r"|\b(last straw|done with (you|this company|your company|your service|this service))\b"
+            r"|\b(im|i am|were|we are|ill|i will|well|we will|going to|gonna)( \w+)? (closing|cancelling|canceling|"
+            r"leaving|quitting|deleting) (my |our |the )?(account|subscription|plan|contract|service)\b"
+            r"|\b(cost|costing|costs) (me|us) (\w+ )?(hundreds|thousands|a fortune|sales|business|customers|a day|"
+            r"a full day|days)\b"
+            r"|\b(im|i am|ill|i will|we will|well|going to|gonna|will be)( \w+)? (post|posting|write|writing"
+            r"|leave|leaving"
+            r"|put|putting)\b.{0,30}\b(review sites?|trustpilot|yelp|social media|bad reviews?|negative reviews?|"
+            r"1 star|one star)\b",
+            # The bank or card company told.
+            r"\b(asked|told|called|rang|contacted|contacting|calling|will call|ill call) (my|our) (bank|card company|"
+            r"card issuer|credit card company)\b"
+            r"|^(filing|opening|raising|initiating|starting) (a )?(chargeback|dispute)\b",
+            # Someone else in the account, told in other words.
+            r"\b(someone|somebody|a stranger|strangers|a hacker|hackers)\b.{0,25}\b(got|gotten|broke|broken|logged|"
+            r"logging|accessed|accessing|been in|getting) (in |into |in to )?(my|our) (account|dashboard|login|admin|"
+            r"profile)\b"
+            r"|\b(i|we) (never|didnt|did not) (invite|invited|request|requested|authori[sz]e|authori[sz]ed|"
+            r"sign up for|signed up for)\b"
+            r"|\b(it|that|this) (wasnt|was not|werent|were not) (me|us)\b"
+            r"|\bfake (page|site|website|login|email|e mail|text|sms|invoice|app|call)\b"
+            r"|\b(ex|former|fired|previous) (employee|employees|staff|manager|partner|business partner|cashier"
+            r"|worker)s?"
+            r"\b.{0,40}\b(still|access|logging|logged|log in|took|taken)\b"
+            r"|\b(bank|payout) (account|details|info)\b.{0,40}\b(one (i|we) (dont|do not) know|(an|one) i dont "
+            r"recogni[sz]e|not mine|isnt mine|not ours|wasnt me|was not me|(didnt|did not) do (it|that|this))\b",
+            # Money held, taken twice or after closing.
+            r"\b(\d+|two|three|four) (identical|duplicate|duplicated) (charges|payments|transactions|debits)\b"
+            r"|\b(when|since|though|but|after) (i|we) (had |have |already )?(cancell?ed|closed|unsubscribed)\b"
+            r"|\b(holding|withholding|keeping|sitting on)\b.{0,20}\b(my|our) (money|funds|payouts?|balance)\b"
+            r"|\b(froze|frozen|freeze|freezing|suspended|withheld|withholding|restricted)"
+            r" (my|our) (\w+ )?(payouts?|funds|money|account|balance|deposits?)\b"
+            r"|\b(you|they|youve|you have|theyve|they have) (\w+ )?(blocked|paused|locked|closed|shut)( down)? (my|our)"
+            r" (\w+ )?(payouts?|funds|money|account|balance|deposits?)\b",
+            # Orders gone astray, accounts changing hands, data to delete.
+            r"\b(ordered|bought|paid for) (\d+|two|three|four|five|six|ten)\b.{0,30}\b(only )?(\d+|one|two|three|four)"
+            r" (turned up|arrived|came|showed up)\b"
+            r"|\b(sent|delivered|left|shipped|dropped)\b.{0,30}\b(to|at) the wrong (address|place|house|shop|store|"
+            r"person|building)\b"
+            r"|\b(someone|somebody) elses (order|package|parcel|invoice|items?)\b"
+            r"|\b(also|again) the wrong (one|item|model|reader|size|colou?r)\b|\bsent (me |us )?the wrong (one|thing)\b"
+            r"|\b(passed away|deceased|death of)\b"
+            r"|\b(owner|husband|wife|partner|father|mother|dad|mum|mom|son|daughter|brother|sister|boss|he|she)"
+            r" (has |had )?(died|passed)\b|\b(has|had) (died|passed)\b"
+            r"|\bownership\b.{0,30}\b(moved|transferred|changed|to me|over)\b"
+            r"|\b(move|transfer|change) (the )?(account )?ownership\b"
+            r"|\b(delete|erase|remove|wipe) (all )?(of )?(the )?(data|information|info|details|records) (you"
+            r"|u) (hold|have|"
+            r"keep|store)\b",
+            r"\b(me|nos) (han|ha) (bloqueado|suspendido|cerrado|congelado) (la |mi )?cuenta\b"
+            r"|\b(bloquearon|suspendieron|cerraron|congelaron) (la |mi )?cuenta\b",
+            # Hinglish: "do baar kat gaya" (taken twice).
+            r"\b(do|2|teen|3) baar\b.{0,20}\b(kat|kata|kaat|cut|charge|charged|debit|liya|liye)\b",
             r"\b(2nd|second|3rd|third|4th|fourth|5th|fifth|several|multiple|many|countless|100) times?\b.{0,20}"
             r"\b(writing|written|wrote|contacting|contacted|asking|asked|emailing|emailed|messaging|messaged|"
             r"reaching out|reached out|calling|called|chatting)\b",
@@ -452,7 +621,8 @@ _INCIDENT = re.compile(
 # I do if I get a phishing email") is answered by the help centre, unless it also tells of something that happened.
 _HOW_TO = re.compile(
     r"^(how (do|can|should|would) (i|we|you)|how does|how do|where (do|can) (i|we)|what (should|do|can) (i|we) do"
-    r" (if|when)|what happens (if|when)|is there (a|an) (guide|setting|way|article)|can (i|we) (turn|set|switch))\b"
+    r" (if|when)|what happens (if|when)|what if|is there (a|an) (guide|setting|way|article)|can (i|we) (turn"
+    r"|set|switch))\b"
     r"|\b(hypothetically|just curious|in case|for future reference)\b"
 )
 
@@ -464,6 +634,8 @@ def needs_staff(message: str) -> str:
         return ""
     if _HOW_TO.search(joined) and not _INCIDENT.search(_HOW_TO.sub(" ", joined)):
         return ""
+    if _THIRD_PARTY.search(joined) and _ASKS_HOW.search(joined):
+        return ""  # "My customer says she was charged twice, how do I check her payment?"
     return "needs_staff"
 
 

@@ -34,3 +34,23 @@ def test_metrics_count_what_they_say():
 def test_every_message_is_in_the_split_its_text_decides():
     rows = run.load("all")
     assert all(row["split"] == run.split_of(row["text"]) for row in rows)
+
+
+def test_the_check_sets_are_labelled_and_apart_from_the_labelled_set_and_the_training_messages():
+    from routing.assistant import classifier
+
+    elsewhere = {row["text"].lower() for row in run.load("all") + classifier.load_extra_examples()}
+    for path in (run.CHECK, run.CHECK.with_name("check2.jsonl"), run.CHECK.with_name("check3.jsonl")):
+        rows = run.load_check(path)
+        assert len(rows) >= 90
+        assert {row["expect"] for row in rows} == {"answer", "handoff"}
+        assert {row["topic"] for row in rows} == {"billing", "technical", "sales", "general"}
+        assert not {row["text"].lower() for row in rows} & elsewhere
+
+
+def test_eval_script_evaluates_a_check_set(capsys):
+    assert run.main(["--check"]) == 0
+    out = capsys.readouterr().out
+    assert "check set: 242 messages" in out
+    for name in ("handoff_recall", "false_handoff_rate", "topic_accuracy"):
+        assert name in out

@@ -174,3 +174,176 @@ def test_help_that_failed_threats_to_leave_lost_data_and_safety_need_a_person(te
 )
 def test_questions_near_those_do_not_need_staff(text):
     assert triggers.needs_staff(text) == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I need to add a new employee to the register",
+        "can I get a report per employee",
+        "I want my manager to be able to do refunds",
+        "is there a way to see which agent sold the most",
+        "i need to add someone as an admin",
+        "is there a person limit on the starter plan",
+        "i want a report of sales per person",
+        "give me the steps to invite a team member",
+        "I need to escalate permissions for my shift lead",
+        "how do I set a callback URL for the webhooks",
+        "how do I add a 'call us' button to my online store",
+        "how do I handle a customer who wants to speak to the manager about a refund",
+    ],
+)
+def test_the_merchants_own_staff_customers_and_settings_are_not_requests_for_a_person(text):
+    assert not triggers.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i need to talk to a manager",
+        "I want to speak to someone in charge",
+        "I need someone to look at my account",
+        "could I speak to a supervisor",
+        "please escalate this",
+        "can I get a callback tomorrow",
+        "bhai mujhe kisi insaan se baat karni hai",
+    ],
+)
+def test_requests_for_a_person_still_count(text):
+    assert triggers.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "where's the option to refund a cash sale",
+        "can I limit how much my cashiers can refund",
+        "what's the difference between a void and a refund",
+    ],
+)
+def test_refunds_of_the_merchants_own_sales_are_not_keywords(text):
+    assert triggers.matched_keyword(text, KEYWORDS) == ""
+
+
+@pytest.mark.parametrize(
+    "text", ["please refund the charge from yesterday", "payment do baar kat gaya, paise wapas karo"]
+)
+def test_refund_requests_are_still_keywords(text):
+    assert triggers.matched_keyword(text, KEYWORDS)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I expect compensation for the downtime on Saturday",
+        "I've opened a chargeback with my bank for your monthly fee",
+        "I'm going to my bank about this",
+        "consider this formal notice that we dispute the early termination fee",
+        "charging cable sparked when I plugged it in",
+        "the battery on the terminal is swollen",
+        "my order of 3 readers arrived with only one in the box",
+        "payment do baar kat gaya",
+    ],
+)
+def test_compensation_bank_disputes_safety_and_short_orders_need_staff(text):
+    assert triggers.needs_staff(text) == "needs_staff"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my customer says she was charged twice, how do I check her payment",
+        "a buyer opened a dispute, how do I respond",
+        "how do I dispute a customer chargeback",
+    ],
+)
+def test_how_to_questions_about_the_merchants_own_customers_do_not_need_staff(text):
+    assert triggers.needs_staff(text) == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm not happy with how the receipt looks, can I customise it",
+        "hate how small the text is on the terminal, can I make it bigger",
+        "frustrating - bluetooth printer disconnects every morning, how do i stop it",
+    ],
+)
+def test_a_how_to_question_said_crossly_is_answered(text):
+    assert triage.sentiment(text) <= -0.5
+    assert _action(text) == ("reply", "")
+
+
+def test_an_upset_customer_without_a_question_still_goes_to_a_person():
+    assert _action("absolutely unacceptable, this is the worst service, I'm furious")[0] == "handoff"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "could I get five minutes with someone from your team",
+        "who's your boss, I want to talk to them",
+        "please get a person on this, it's complicated",
+        "hello?? anybody reading these?",
+        "are there any humans working there",
+        "transfer me please",
+        "I want to talk to sales about custom pricing for a stadium",
+        "you already sent me that link and it didn't help",
+        "koi banda hai jo meri baat sune?",
+    ],
+)
+def test_more_indirect_requests_for_a_person(text):
+    assert triggers.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this is my fifth message about the same thing",
+        "your colleague said someone would follow up, nobody did",
+        "still waiting on an answer from Thursday",
+        "das ist jetzt das dritte Mal, dass ich schreibe",
+        "this is the last straw, we're moving to a different card company",
+        "if nobody calls me today I'm closing my account",
+        "I've asked my bank to reverse your charge",
+        "someone got into my account and added a new user",
+        "my login email was changed overnight and it wasn't me",
+        "an ex-employee still has the owner password",
+        "there are three identical charges from you on my card",
+        "you've frozen my payouts over a mistake",
+        "I ordered 5 readers and 2 turned up",
+        "the account owner has died and we need access to the funds",
+        "please delete all the data you hold on me",
+        "me han bloqueado la cuenta sin explicación",
+    ],
+)
+def test_more_situations_that_need_staff(text):
+    assert triggers.needs_staff(text) == "needs_staff"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my reader died mid transaction, how do I recover the sale",
+        "how do I send a second email receipt",
+        "I'm switching to a new bank, how do I update my payout account",
+        "can I post my menu on social media from the app",
+        "I paused my account for winter, how do I unpause it",
+        "can the system detect duplicate payments",
+        "still waiting for an update to install on the reader",
+        "I've already emailed my accountant the report, how do I share it with staff",
+        "how do I get more sales with the online store",
+        "how do I get billing emails sent to my accountant",
+        "we are moving to a new company name, how do I update receipts",
+        "what if a package is delivered to the wrong address",
+        "is anyone listening to the audio on the terminal",
+        "what happens when I cancel, do I keep access until the end of the month?",
+    ],
+)
+def test_questions_near_the_new_situations_are_answered(text):
+    assert _action(text) == ("reply", "")
+
+
+@pytest.mark.parametrize("text", ["I want to terminate my contract", "quiero la devolución de mi dinero ya"])
+def test_contracts_and_money_back_in_other_words_are_keywords(text):
+    assert triggers.matched_keyword(text, KEYWORDS)
