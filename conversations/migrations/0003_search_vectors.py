@@ -15,6 +15,8 @@ On SQLite the search falls back to icontains and this migration does nothing.
 
 from django.db import migrations
 
+from core.migration_sql import postgresql_only
+
 FORWARD = r"""
 ALTER TABLE conversations_message ADD COLUMN IF NOT EXISTS search_vector tsvector;
 ALTER TABLE conversations_contact ADD COLUMN IF NOT EXISTS search_vector tsvector;
@@ -85,15 +87,7 @@ ALTER TABLE conversations_message DROP COLUMN IF EXISTS search_vector;
 """
 
 
-def _run(sql):
-    def operation(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql)
-
-    return operation
-
-
 class Migration(migrations.Migration):
     dependencies = [("conversations", "0002_webhook_delivery")]
 
-    operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD), elidable=False)]
+    operations = [migrations.RunPython(postgresql_only(FORWARD), postgresql_only(BACKWARD), elidable=False)]

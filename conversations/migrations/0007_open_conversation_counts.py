@@ -7,6 +7,8 @@ conversations). The counters change in the same transaction as the conversation,
 import django.db.models.deletion
 from django.db import migrations, models
 
+from core.migration_sql import postgresql_only
+
 
 # The counters' key of a conversation row, as a row of the counts table (id and n zero, so two keys
 # compare equal exactly when they count in the same row).
@@ -116,14 +118,6 @@ DROP FUNCTION IF EXISTS inbox_open_count_key(bigint, bigint, bigint, varchar, va
 """
 
 
-def _run(sql):
-    def operation(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql)
-
-    return operation
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -148,5 +142,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('inbox', 'team_key', 'assignee_key', 'status', 'handler', 'customer_spoke_last', 'urgent'), name='open_count_key')],
             },
         ),
-        migrations.RunPython(_run(FORWARD), _run(BACKWARD), elidable=False),
+        migrations.RunPython(postgresql_only(FORWARD), postgresql_only(BACKWARD), elidable=False),
     ]

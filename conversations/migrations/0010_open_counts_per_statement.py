@@ -11,6 +11,8 @@ in opposite orders, so they cannot deadlock on them).
 
 from django.db import migrations
 
+from core.migration_sql import postgresql_only
+
 # The counter key of a conversation row (as conversations.view_counts and the rebuild compute it).
 _KEY = (
     "inbox_id, coalesce(team_id, 0), coalesce(assignee_id, 0), status, handler, "
@@ -89,19 +91,11 @@ CREATE TRIGGER inbox_open_count_update_trg
 """
 
 
-def _run(sql):
-    def operation(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql)
-
-    return operation
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("conversations", "0009_list_sort_indexes"),
     ]
 
     operations = [
-        migrations.RunPython(_run(PER_STATEMENT), _run(PER_ROW), elidable=False),
+        migrations.RunPython(postgresql_only(PER_STATEMENT), postgresql_only(PER_ROW), elidable=False),
     ]

@@ -7,6 +7,8 @@ exist and, once ids are reused, under someone else's conversation.
 
 from django.db import migrations
 
+from core.migration_sql import postgresql_only
+
 FORWARD = r"""
 CREATE OR REPLACE FUNCTION inbox_conversation_search_truncate() RETURNS trigger AS $$
 BEGIN
@@ -27,19 +29,11 @@ DROP FUNCTION IF EXISTS inbox_conversation_search_truncate();
 """
 
 
-def _run(sql):
-    def operation(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql)
-
-    return operation
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("conversations", "0010_open_counts_per_statement"),
     ]
 
     operations = [
-        migrations.RunPython(_run(FORWARD), _run(BACKWARD), elidable=False),
+        migrations.RunPython(postgresql_only(FORWARD), postgresql_only(BACKWARD), elidable=False),
     ]
