@@ -36,16 +36,22 @@ def test_every_message_is_in_the_split_its_text_decides():
     assert all(row["split"] == run.split_of(row["text"]) for row in rows)
 
 
-def test_the_check_sets_are_labelled_and_apart_from_the_labelled_set_and_the_training_messages():
+CHECK_SETS = ("check.jsonl", "check2.jsonl", "check3.jsonl", "check4.jsonl")
+
+
+def test_the_check_sets_are_labelled_and_apart_from_the_labelled_set_the_training_messages_and_each_other():
     from routing.assistant import classifier
 
     elsewhere = {row["text"].lower() for row in run.load("all") + classifier.load_extra_examples()}
-    for path in (run.CHECK, run.CHECK.with_name("check2.jsonl"), run.CHECK.with_name("check3.jsonl")):
-        rows = run.load_check(path)
+    for name in CHECK_SETS:
+        rows = run.load_check(run.CHECK.with_name(name))
+        texts = {row["text"].lower() for row in rows}
         assert len(rows) >= 90
+        assert len(texts) == len(rows)
         assert {row["expect"] for row in rows} == {"answer", "handoff"}
         assert {row["topic"] for row in rows} == {"billing", "technical", "sales", "general"}
-        assert not {row["text"].lower() for row in rows} & elsewhere
+        assert not texts & elsewhere
+        elsewhere |= texts
 
 
 def test_eval_script_evaluates_a_check_set(capsys):
