@@ -26,6 +26,14 @@ exactly when the change commits: a rolled-back transaction leaves no row and enq
    the next delivery is dropped with an error in the log instead of killing another worker. A run
    that returns, raises or retries clears its count, so retries are never counted.
 
+6. A task enqueued with ``batched=True`` (customers' messages, hundreds a second) is not published
+   once per entry: the commit hook *kicks* a drain (:func:`kick`, at most one waiting at a time, kept
+   in the shared cache) and :func:`drain`, run by whichever worker takes it, claims the task's fresh
+   entries in batches and runs them one after the other in that worker. A Celery message, its
+   acknowledgement and the two-query claim per entry were more of the inbound worker's CPU than
+   storing the message (bench.live, py-spy). An entry the drain could not finish, or whose kick was
+   lost, goes the individual way above: the sweep publishes it after its grace period.
+
 Delivery is at least once, so every task run through the outbox is idempotent: the outbound send
 claims its message before calling the channel, the assistant's answer is keyed on the customer
 message, routing only assigns the unassigned.
@@ -42,10 +50,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import Task, current_app
+from celery import Task, current_app, shared_task
 from celery.exceptions import Retry
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
@@ -66,13 +75,22 @@ def _lease(seconds: int | None) -> int:
     return int(seconds if seconds is not None else settings.OUTBOX_LEASE_SECONDS)
 
 
-def enqueue(task_name: str, *args: Any, key: str | None = None, lease_seconds: int | None = None) -> OutboxEntry | None:
+def enqueue(
+    task_name: str,
+    *args: Any,
+    key: str | None = None,
+    lease_seconds: int | None = None,
+    batched: bool = False,
+) -> OutboxEntry | None:
     """Promise ``task_name(*args)`` for when the current transaction commits (at once outside one).
 
     ``key`` makes the promise unique: a second enqueue with the same key, now or later, is
     ignored (returns None). ``lease_seconds`` is how long a run may take before the sweep
-    thinks its worker died; longer than the task's slowest honest run.
+    thinks its worker died; longer than the task's slowest honest run. ``batched``: run by a
+    drain of the task's entries rather than a message of its own (see the module docstring).
     """
+    if batched and lease_seconds is not None:
+        raise ValueError("a batched task's entries all run under the default lease (OUTBOX_LEASE_SECONDS)")
     now = timezone.now()
     entry = OutboxEntry(
         task_name=task_name,
@@ -94,18 +112,26 @@ def enqueue(task_name: str, *args: Any, key: str | None = None, lease_seconds: i
     else:
         entry.save(force_insert=True)
     entry_id = entry.pk
-    transaction.on_commit(lambda: publish(entry_id, task_name, entry.args))
+    if batched:
+        transaction.on_commit(lambda: kick(task_name))
+    else:
+        transaction.on_commit(lambda: publish(entry_id, task_name, entry.args))
     return entry
+
+
+def _task(task_name: str) -> Task | None:
+    task = current_app.tasks.get(task_name)
+    if task is None:  # its module not imported in this process yet (task names are module paths)
+        with contextlib.suppress(ImportError):
+            importlib.import_module(task_name.rpartition(".")[0])
+        task = current_app.tasks.get(task_name)
+    return task
 
 
 def publish(entry_id: int, task_name: str, args: Sequence[Any]) -> bool:
     """Hand an entry to the broker; False (logged) if the broker cannot take it now."""
     app = current_app
-    task = app.tasks.get(task_name)
-    if task is None:  # its module not imported in this process yet (task names are module paths)
-        with contextlib.suppress(ImportError):
-            importlib.import_module(task_name.rpartition(".")[0])
-        task = app.tasks.get(task_name)
+    task = _task(task_name)
     try:
         if task is not None:
             task.apply_async(args=list(args), headers={HEADER: entry_id}, retry=False)
@@ -115,6 +141,111 @@ def publish(entry_id: int, task_name: str, args: Sequence[Any]) -> bool:
         logger.warning("outbox entry %s (%s) not published, the sweep will retry: %s", entry_id, task_name, exc)
         return False
     return True
+
+
+# --- Batched tasks: drains -----------------------------------------------------------------------------
+
+DRAIN_TASK = "core.outbox.drain_task"
+# Entries claimed at once by a drain, and run before it hands over to a fresh drain (other work in the queue).
+DRAIN_BATCH = 16
+DRAIN_RUN_LIMIT = 256
+# A kick whose drain never started (the message was lost) stops holding the next ones back after this.
+KICK_TTL_SECONDS = 10
+
+
+def _kick_key(task_name: str) -> str:
+    return f"outbox-drain-kicked:{task_name}"
+
+
+def _forget_kick(task_name: str) -> None:
+    with contextlib.suppress(*counters.UNREACHABLE):
+        cache.delete(_kick_key(task_name))
+
+
+def kick(task_name: str) -> bool:
+    """Make sure a drain of ``task_name``'s entries will start; False (logged) if the broker cannot take it.
+
+    At most one kick waits at a time: a drain forgets the kick as it starts, so an entry committed
+    before that is in what it drains, and an entry committed after kicks again.
+    """
+    try:
+        if not cache.add(_kick_key(task_name), 1, KICK_TTL_SECONDS):
+            return True  # a drain is due to start and will find the entry
+    except counters.UNREACHABLE:
+        pass  # no shared cache (Redis down), so no broker either, most likely: the publish below says
+    options = current_app.amqp.router.route({}, task_name, (), {})
+    try:
+        drain_task.apply_async(args=[task_name], retry=False, **options)
+    except (BrokerError, OSError) as exc:
+        _forget_kick(task_name)
+        logger.warning("outbox drain of %s not published, the sweep will publish its entries: %s", task_name, exc)
+        return False
+    return True
+
+
+def claim_batch(task_name: str, *, size: int = DRAIN_BATCH, now: datetime | None = None) -> list[tuple[int, int]]:
+    """Start runs of up to ``size`` fresh entries of the task, oldest first: (entry id, attempt) each.
+
+    Fresh: pending and never run. One statement; concurrent drains skip each other's rows. An entry
+    that has run before (a retry, a run whose worker died) is the sweep's to publish.
+    """
+    now = now or timezone.now()
+    table = OutboxEntry._meta.db_table
+    # SQLite has one writer at a time and no row locks: the outer conditions keep a row from being taken twice.
+    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    # The ids are picked once (a materialized CTE): PostgreSQL may evaluate an IN (... LIMIT ... SKIP LOCKED)
+    # subquery more than once in one UPDATE and so take more than ``size`` rows.
+    sql = (
+        f'WITH "picked" AS MATERIALIZED (SELECT "id" FROM "{table}" WHERE "task_name" = %s AND "state" = %s '  # noqa: S608
+        f'AND "attempts" = 0 ORDER BY "id" LIMIT %s{skip_locked}) '
+        f'UPDATE "{table}" SET "state" = %s, "attempts" = 1, "available_at" = %s '
+        f'WHERE "id" IN (SELECT "id" FROM "picked") AND "state" = %s AND "attempts" = 0 RETURNING "id"'
+    )
+    leased_until = now + timedelta(seconds=_lease(None))
+    params: list[Any] = [task_name, OutboxState.PENDING, size, OutboxState.RUNNING, leased_until, OutboxState.PENDING]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted((row[0], 1) for row in cursor.fetchall())
+
+
+def _run_claimed(task: Any, entry: OutboxEntry, attempt: int) -> None:
+    """One claimed entry's run inside a drain, recorded as :class:`OutboxTask` records its own runs."""
+    try:
+        task.run(*entry.args)
+    except Exception as exc:
+        if isinstance(exc, tuple(getattr(task, "autoretry_for", ()) or ())):
+            # Its own message from now on, after a pause: the sweep publishes it once it is due.
+            retry_later(entry.pk, attempt, int(getattr(task, "retry_backoff", 0) or 0) or 1)
+            logger.warning("outbox entry %s (%s) will be retried: %s", entry.pk, task.name, exc)
+        else:
+            fail(entry.pk, attempt, exc)
+            logger.exception("outbox entry %s (%s) failed", entry.pk, task.name)
+        return
+    finish(entry.pk, attempt)
+
+
+def drain(task_name: str, *, limit: int = DRAIN_RUN_LIMIT) -> int:
+    """Run the task's fresh entries in batches until there are none (or ``limit`` ran); how many ran."""
+    _forget_kick(task_name)
+    task = _task(task_name)
+    if task is None:
+        logger.error("outbox drain of %s: no such task here; the sweep will publish its entries", task_name)
+        return 0
+    ran = 0
+    while ran < limit:
+        claimed = dict(claim_batch(task_name, size=min(DRAIN_BATCH, limit - ran)))
+        if not claimed:
+            return ran
+        for entry in OutboxEntry.objects.filter(pk__in=list(claimed)).only("id", "args").order_by("pk"):
+            _run_claimed(task, entry, claimed[entry.pk])
+            ran += 1
+    kick(task_name)  # more may be waiting: a fresh drain, behind whatever else the queue holds
+    return ran
+
+
+@shared_task(name=DRAIN_TASK, ignore_result=True, acks_late=True)
+def drain_task(task_name: str) -> int:
+    return drain(task_name)
 
 
 # --- Runs -------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ PROCESS_MESSAGE = "channels_app.twilio.tasks.process_inbound_message"
 
 def enqueue_message(inbox: Inbox, fields: Mapping[str, str]) -> None:
     """Promise the message's storing for when the current transaction commits (the webhook's one INSERT)."""
-    outbox.enqueue(PROCESS_MESSAGE, inbox.pk, dict(fields))
+    outbox.enqueue(PROCESS_MESSAGE, inbox.pk, dict(fields), batched=True)
 
 
 @shared_task(
