@@ -234,11 +234,14 @@ def claim_agent(
         if team_id is None or strategy == AssignmentStrategy.MANUAL:
             return None
     assert team_id is not None
-    team_profiles = list(AgentProfile.objects.filter(teams=team_id, user__is_active=True).defer(*unread))
-    team_pks = {p.pk for p in team_profiles}
+    team = AgentProfile.objects.filter(teams=team_id, user__is_active=True)
+    team_pks = set(team.values_list("pk", flat=True))
     free = [p for p in free if p.pk in team_pks]
-    for check in _requirements(conversation, strategy, team_profiles):
-        free = [p for p in free if check(p)]
+    if strategy in (AssignmentStrategy.SKILL, AssignmentStrategy.CHANNEL):
+        # Whether anyone in the team can meet a requirement at all needs the whole team's columns;
+        # the other strategies have no requirements, and read the team as ids.
+        for check in _requirements(conversation, strategy, list(team.defer(*unread))):
+            free = [p for p in free if check(p)]
     if not free:
         return None
     rotation = dict(

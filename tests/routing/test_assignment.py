@@ -404,3 +404,30 @@ def test_choosing_an_agent_reads_only_the_strategys_own_columns_and_a_fixed_numb
         for column in unread:
             assert f'"{table}"."{column}"' not in sql
     assert all(any(f'"{table}"."{column}"' in sql for sql in profile_reads) for column in read)
+
+
+@pytest.mark.parametrize(("strategy", "built"), [("round_robin", 12), ("capacity", 12), ("skill", 24)])
+def test_choosing_an_agent_builds_each_members_profile_once_unless_requirements_need_the_team(
+    strategy: str, built: int
+) -> None:
+    """Round robin and capacity read the team's membership as ids; skills check what the whole team can do."""
+    from django.db.models.signals import post_init
+
+    from conversations.models import AgentProfile
+    from routing.assignment import claim_agent
+
+    team, inbox, agents = _setup(strategy, n=12, availability=Availability.ONLINE)
+    conversation = _new(inbox, team, topic="billing", language="en")
+    conversation = Conversation.objects.select_related("inbox", "team", "contact").get(pk=conversation.pk)
+    made: list[int] = []
+
+    def count(sender: Any, **kwargs: Any) -> None:
+        made.append(1)
+
+    post_init.connect(count, sender=AgentProfile)
+    try:
+        chosen = claim_agent(conversation)
+    finally:
+        post_init.disconnect(count, sender=AgentProfile)
+    assert chosen in {agent.pk for agent in agents}
+    assert len(made) == built
