@@ -214,8 +214,10 @@ def _run_claimed(task: Any, entry: OutboxEntry, attempt: int) -> None:
         task.run(*entry.args)
     except Exception as exc:
         if isinstance(exc, tuple(getattr(task, "autoretry_for", ()) or ())):
-            # Its own message from now on, after a pause: the sweep publishes it once it is due.
-            retry_later(entry.pk, attempt, int(getattr(task, "retry_backoff", 0) or 0) or 1)
+            # Its own message from now on, after the task's backoff: no Celery retry is coming, so the
+            # sweep publishes it once that is over (not a lease later, as after a Celery retry).
+            pause = timedelta(seconds=int(getattr(task, "retry_backoff", 0) or 0) or 1)
+            _record(entry.pk, attempt, state=OutboxState.PENDING, available_at=timezone.now() + pause)
             logger.warning("outbox entry %s (%s) will be retried: %s", entry.pk, task.name, exc)
         else:
             fail(entry.pk, attempt, exc)

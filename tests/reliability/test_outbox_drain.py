@@ -7,11 +7,13 @@ The real broker and workers drain customers' messages in tests/reliability/test_
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
+from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from core import outbox
@@ -121,6 +123,8 @@ def test_a_failed_run_is_recorded_and_a_retryable_one_goes_to_the_sweep(
     fine.refresh_from_db()
     assert broken.state == OutboxState.FAILED and broken.last_error == "ValueError: this run is wrong"
     assert (away.state, away.attempts) == (OutboxState.PENDING, 1)
+    # Due after the task's backoff, not a lease later: no Celery retry message is coming for it.
+    assert away.available_at <= timezone.now() + timedelta(seconds=5)
     assert fine.state == OutboxState.DONE
     # The sweep publishes the retry once it is due, as a message of its own, and the run claims it.
     monkeypatch.undo()
