@@ -168,6 +168,7 @@ def on_new_conversation(conversation: Conversation, *, preview: str) -> None:
         conversation.pk,
         preview,
         key=f"notify-new-conversation:{conversation.pk}",
+        batched=True,  # one drain for many new conversations (core/outbox.py)
     )
 
 

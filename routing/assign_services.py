@@ -345,6 +345,7 @@ def route_on_commit(conversation_id: int, *, trigger: str, message_id: int | Non
         trigger,
         message_id,
         key=f"route:{conversation_id}:{trigger}:{message_id or ''}" if trigger == "created" else None,
+        batched=True,  # one drain for many new conversations (core/outbox.py)
     )
 
 
