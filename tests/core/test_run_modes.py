@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import secrets
 import signal
 import socket
@@ -64,23 +65,39 @@ _INHERITED_CONFIG = (
 # --- Processes ----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
+def _listening_ports() -> range:
+    """Ports for the servers tests start: below the kernel's ephemeral range, so that no outgoing
+    connection (to PostgreSQL, Redis, another test's server) takes one between the choice and the
+    server's bind, as happened to honcho's second web server in CI."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(20000, max(low, 21000))
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(consecutive: int = 1) -> int:
+    """A port p with p .. p + consecutive - 1 free now, chosen at random outside the ephemeral range."""
+    ports = _listening_ports()
+    for _ in range(200):
+        port = random.randrange(ports.start, ports.stop - consecutive)
+        if all(_bindable(port + offset) for offset in range(consecutive)):
+            return port
+    raise RuntimeError(f"no {consecutive} consecutive free ports in {ports}")
 
 
 def free_port_pair() -> int:
     """A port p with p and p + 1 both free (honcho numbers web.1 and web.2 that way)."""
-    for _ in range(50):
-        port = free_port()
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no two consecutive free ports")
+    return free_port(consecutive=2)
 
 
 def child_env(marker: str, **settings: str) -> dict[str, str]:
