@@ -94,11 +94,7 @@ class LiveEventConsumer(AsyncJsonWebsocketConsumer):
         await super().dispatch(message)
 
     async def live_event(self, message: dict[str, Any]) -> None:
-        text = message.get("text")
-        if isinstance(text, str):  # encoded once by the sender, for every socket of the group
-            await self.send(text_data=text)
-        else:
-            await self.send_json(message["event"])
+        await self.send(text_data=message["text"])  # encoded once by the sender (realtime.delivery_message)
 
 
 class AgentConsumer(LiveEventConsumer):

@@ -214,14 +214,18 @@ async def delivered() -> None:
 SEND_CONCURRENCY = 8
 
 
+def delivery_message(event: dict[str, Any]) -> dict[str, Any]:
+    """What a group is sent for ``event``: encoded once here, a server forwards the text to each of its sockets."""
+    return {"type": DELIVERY_TYPE, "event": event, "text": json.dumps(event)}
+
+
 async def _send_all(layer: Any, events: list[tuple[dict[str, Any], list[str]]]) -> None:
     # Each event's groups in order; the events of one batch concurrently (the batches that have
     # more than one event are one per recipient, so nothing orders them against each other).
     slots = asyncio.Semaphore(SEND_CONCURRENCY)
 
     async def send(event: dict[str, Any], groups: list[str]) -> None:
-        # Encoded once here, not once per socket: a server forwards it to each of its sockets as is.
-        message = {"type": DELIVERY_TYPE, "event": event, "text": json.dumps(event)}
+        message = delivery_message(event)
         async with slots:
             for group in groups:
                 try:

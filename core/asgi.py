@@ -3,7 +3,7 @@
 Django's own ASGI handler builds its middleware chain for async: each of Django's middleware
 then runs every hook in a thread of its own (``sync_to_async`` per ``process_request`` and
 ``process_response``), and each synchronous one of ours hops back. With ten middleware and a
-synchronous view that was about a dozen hops per request, most of a web server's CPU for a
+synchronous view that was about twenty hops per request, most of a web server's CPU for a
 small request (bench.live, py-spy: the Twilio webhook's view was a tenth of its request).
 
 Every view here is synchronous, so this handler builds the chain as for WSGI and runs the

@@ -180,13 +180,16 @@ def _requirements(conversation: Conversation, strategy: str, team_profiles: list
     return [check for check in checks if any(check(p) for p in team_profiles)]
 
 
+# The profile's JSON columns each strategy's requirements read; the strategies not listed have none.
+_REQUIREMENT_COLUMNS: dict[str, set[str]] = {
+    AssignmentStrategy.SKILL: {"skills", "languages"},
+    AssignmentStrategy.CHANNEL: {"channels"},
+}
+
+
 def _unread_columns(strategy: str) -> tuple[str, ...]:
     """The profile's JSON columns that choosing by ``strategy`` never looks at."""
-    needed: dict[str, set[str]] = {
-        AssignmentStrategy.SKILL: {"skills", "languages"},
-        AssignmentStrategy.CHANNEL: {"channels"},
-    }
-    used = needed.get(strategy, set())
+    used = _REQUIREMENT_COLUMNS.get(strategy, set())
     return tuple(name for name in ("skills", "languages", "channels", "notification_preferences") if name not in used)
 
 
@@ -237,7 +240,7 @@ def claim_agent(
     team = AgentProfile.objects.filter(teams=team_id, user__is_active=True)
     team_pks = set(team.values_list("pk", flat=True))
     free = [p for p in free if p.pk in team_pks]
-    if strategy in (AssignmentStrategy.SKILL, AssignmentStrategy.CHANNEL):
+    if strategy in _REQUIREMENT_COLUMNS:
         # Whether anyone in the team can meet a requirement at all needs the whole team's columns;
         # the other strategies have no requirements, and read the team as ids.
         for check in _requirements(conversation, strategy, list(team.defer(*unread))):

@@ -29,7 +29,7 @@ async def connect(path: str, user: Any = None) -> WebsocketCommunicator:
 
 
 def live(event: dict[str, Any], group: str) -> None:
-    async_to_sync(get_channel_layer().group_send)(group, {"type": realtime.DELIVERY_TYPE, "event": event})
+    async_to_sync(get_channel_layer().group_send)(group, realtime.delivery_message(event))
 
 
 @override_settings(CHANNEL_LAYERS=IN_MEMORY)
@@ -124,7 +124,7 @@ def test_forwarding_a_live_event_takes_no_trip_through_the_sync_thread(agent, in
         for n in range(3):
             await get_channel_layer().group_send(
                 realtime.inbox_group(inbox.pk),
-                {"type": realtime.DELIVERY_TYPE, "event": {"type": "conversation.updated", "n": n}},
+                realtime.delivery_message({"type": "conversation.updated", "n": n}),
             )
         assert [(await communicator.receive_json_from())["n"] for _ in range(3)] == [0, 1, 2]
         assert len(trips) == before
