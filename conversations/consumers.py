@@ -94,7 +94,10 @@ class LiveEventConsumer(AsyncJsonWebsocketConsumer):
         await super().dispatch(message)
 
     async def live_event(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=message["text"])  # encoded once by the sender (realtime.delivery_message)
+        # Encoded once by the sender (realtime.delivery_message); one frame per event, written
+        # together, so the server adds the socket to its writers once for all of them.
+        for text in message["texts"]:
+            await self.send(text_data=text)
 
 
 class AgentConsumer(LiveEventConsumer):

@@ -7,6 +7,7 @@ gateway (``send_event_on_commit``) to the agents of the inbox.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -99,8 +100,11 @@ class WidgetConsumer(LiveEventConsumer):
         await database_sync_to_async(_relay_typing)(event, self.inbox_id)
 
     async def live_event(self, message: dict[str, Any]) -> None:
+        for text in message.get("texts") or ():
+            await self._visitor_event(json.loads(text))
+
+    async def _visitor_event(self, event: dict[str, Any]) -> None:
         """Forward only what a customer may see of their own conversation."""
-        event = message.get("event") or {}
         if event.get("type") == "message.created":
             payload = event.get("message") or {}
             if payload.get("is_private_note") is not False or payload.get("conversation_id") != self.conversation_id:

@@ -20,7 +20,7 @@ from channels_app.webchat import visitors
 from channels_app.webchat.routing import with_widget_sockets
 from conversations import services
 from conversations.models import Conversation
-from conversations.realtime import DELIVERY_TYPE, inbox_group, send_event_on_commit, visitor_group
+from conversations.realtime import delivery_message, inbox_group, send_event_on_commit, visitor_group
 from inbox_project.routing import websocket_urlpatterns
 
 ORIGIN = "https://www.example.com"
@@ -102,7 +102,7 @@ def test_private_notes_never_reach_the_visitor_socket(client: Any, inbox: Any, a
         await nothing_more(ws)
         # Even a note pushed to the visitor's group by mistake is not forwarded.
         note = {"type": "message.created", "message": {"is_private_note": True, "conversation_id": conversation.pk}}
-        await get_channel_layer().group_send(visitor_group(conversation.pk), {"type": DELIVERY_TYPE, "event": note})
+        await get_channel_layer().group_send(visitor_group(conversation.pk), delivery_message(json.dumps(note)))
         await nothing_more(ws)
         await sync_to_async(services.message_send_reply)(conversation=conversation, author=agent, body="public")
         assert (await ws.receive_json_from(TIMEOUT))["message"]["body"] == "public"
@@ -211,9 +211,7 @@ def test_agent_typing_is_forwarded_to_the_visitor_socket(client: Any, inbox: Any
         }
         # The visitor's own typing (or another conversation's) is not echoed back.
         for stray in ({**event, "sender_kind": "contact"}, {**event, "conversation_id": conversation.pk + 999}):
-            await get_channel_layer().group_send(
-                visitor_group(conversation.pk), {"type": DELIVERY_TYPE, "event": stray}
-            )
+            await get_channel_layer().group_send(visitor_group(conversation.pk), delivery_message(json.dumps(stray)))
         await nothing_more(ws)
         await ws.disconnect()
 

@@ -29,7 +29,7 @@ async def connect(path: str, user: Any = None) -> WebsocketCommunicator:
 
 
 def live(event: dict[str, Any], group: str) -> None:
-    async_to_sync(get_channel_layer().group_send)(group, realtime.delivery_message(event))
+    async_to_sync(get_channel_layer().group_send)(group, realtime.delivery_message(json.dumps(event)))
 
 
 @override_settings(CHANNEL_LAYERS=IN_MEMORY)
@@ -124,7 +124,7 @@ def test_forwarding_a_live_event_takes_no_trip_through_the_sync_thread(agent, in
         for n in range(3):
             await get_channel_layer().group_send(
                 realtime.inbox_group(inbox.pk),
-                realtime.delivery_message({"type": "conversation.updated", "n": n}),
+                realtime.delivery_message(json.dumps({"type": "conversation.updated", "n": n})),
             )
         assert [(await communicator.receive_json_from())["n"] for _ in range(3)] == [0, 1, 2]
         assert len(trips) == before
@@ -137,33 +137,42 @@ def test_forwarding_a_live_event_takes_no_trip_through_the_sync_thread(agent, in
 
 
 @override_settings(CHANNEL_LAYERS=IN_MEMORY)
-def test_a_live_event_is_encoded_once_by_the_sender_and_forwarded_as_is(agent, inbox, monkeypatch):
-    """The sender puts the event's JSON in the message; each socket sends that text, not its own encoding."""
-    sent: list[dict[str, Any]] = []
+def test_a_commits_events_reach_a_socket_in_one_message_as_one_frame_each_encoded_once(agent, inbox, monkeypatch):
+    """The sender puts each event's JSON in the group's one message; each socket sends those texts, a frame each."""
+    sent: list[tuple[str, dict[str, Any]]] = []
     layer = get_channel_layer()
     original = layer.group_send
 
     async def recording(group: str, message: dict[str, Any]) -> None:
-        sent.append(message)
+        sent.append((group, message))
         await original(group, message)
 
     monkeypatch.setattr(layer, "group_send", recording)
     ticket = realtime.issue_ticket(agent.pk)
-    event = {"type": "conversation.updated", "conversation": {"id": 7, "subject": "Caf\u00e9 <b>"}}
+    group = realtime.inbox_group(inbox.pk)
+    created = {"type": "message.created", "message": {"id": 3, "body": "Caf\u00e9 <b>"}}
+    updated = {"type": "conversation.updated", "conversation": {"id": 7}, "changes": ["last_message_at"]}
+    notified = {"type": "notification.created", "notification": {"id": 1}}
 
     async def scenario() -> None:
         communicator = await connect(f"/ws/agent/?ticket={ticket}")
         connected, _ = await communicator.connect()
         assert connected
         await communicator.receive_json_from()  # hello
-        await realtime._send_all(layer, [(event, [realtime.inbox_group(inbox.pk)])])
-        assert await communicator.receive_from() == sent[0]["text"]
-        # A message whose text differs from its event shows which one the socket forwards.
-        await layer.group_send(
-            realtime.inbox_group(inbox.pk), {"type": realtime.DELIVERY_TYPE, "event": event, "text": '{"type": "x"}'}
+        await realtime._send_all(
+            layer, [(created, [group]), (updated, [group]), (notified, [realtime.user_group(agent.pk)])]
         )
-        assert await communicator.receive_from() == '{"type": "x"}'
+        frames = [await communicator.receive_from() for _ in range(3)]
+        assert frames[:2] == [json.dumps(created), json.dumps(updated)]  # the inbox's events in their order
+        assert frames[2] == json.dumps(notified)
+        # A message whose texts differ from any event shows the socket forwards the texts as they are.
+        await layer.group_send(group, realtime.delivery_message('{"type": "x"}', '{"type": "y"}'))
+        assert [await communicator.receive_from() for _ in range(2)] == ['{"type": "x"}', '{"type": "y"}']
         await communicator.disconnect()
 
     async_to_sync(scenario)()
-    assert [m["text"] for m in sent[:1]] == [json.dumps(event)]
+    by_group = dict(sent[:2])
+    assert by_group == {
+        group: {"type": realtime.DELIVERY_TYPE, "texts": [json.dumps(created), json.dumps(updated)]},
+        realtime.user_group(agent.pk): {"type": realtime.DELIVERY_TYPE, "texts": [json.dumps(notified)]},
+    }

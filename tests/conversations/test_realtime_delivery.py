@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 from typing import Any
 
 import pytest
@@ -20,7 +22,7 @@ class GatedLayer:
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
         await self.gate.wait()
-        self.sent.append((group, message["event"]["n"]))
+        self.sent += [(group, json.loads(text)["n"]) for text in message["texts"]]
 
 
 def test_a_view_does_not_wait_for_its_events_and_they_go_out_in_commit_order(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,3 +97,30 @@ def test_a_forked_process_starts_its_own_sending_loop(monkeypatch: pytest.Monkey
     answer = os.read(reader, 1)
     os.waitpid(pid, 0)
     assert answer == b"1"
+
+
+@pytest.mark.django_db
+def test_a_transactions_events_go_out_together_and_a_rolled_back_savepoints_never(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    """One delivery per transaction (a savepoint's events apart, dropped with it when it rolls back)."""
+    from django.db import transaction
+
+    deliveries: list[list[int]] = []
+    monkeypatch.setattr(realtime, "_deliver_all", lambda events: deliveries.append([e["n"] for e, _ in events]))
+    monkeypatch.setattr(realtime, "validate_event", lambda event: None)
+
+    def send(n: int) -> None:
+        realtime.send_event_on_commit({"type": "message.created", "n": n}, groups=["inbox.1"])
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        send(1)
+        send(2)
+        with contextlib.suppress(RuntimeError), transaction.atomic():
+            send(3)  # its own batch, inside the savepoint
+            raise RuntimeError("rolled back")
+        send(4)  # joins the transaction's batch again
+        with transaction.atomic():
+            send(5)
+        send(6)
+    assert deliveries == [[1, 2, 4], [5], [6]]
