@@ -1,7 +1,8 @@
 import os
+from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inbox_project.settings")
 
@@ -17,3 +18,18 @@ def warm_assistant_classifier(**_: object) -> None:
     from routing.assistant import classifier
 
     classifier.models()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def recycle_database_connections(sender: Any = None, **_: object) -> None:
+    """Around each task, as Django does around a request: drop connections that broke or outlived their age.
+
+    A healthy connection is kept for the next task (in the pool when it is on); Celery's own
+    handling, which closed them all every time, is switched off (``CELERY_DB_REUSE_MAX``).
+    """
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return  # run inside the caller's code: its connection is the caller's
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -187,6 +187,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Celery's Django fixup closes every database connection after each task, and in a prefork
+# worker with the pool on it closes the whole pool: each task opened a new PostgreSQL connection
+# (a backend process started and its catalogue caches filled). It is told to leave them
+# (a reuse count it never reaches); inbox_project/celery.py recycles them as Django does around a
+# request instead: closed when broken or past their age, else kept for the next task.
+CELERY_DB_REUSE_MAX = 2**62
 # Customers' messages, accepted by their webhook, are stored by the "inbound" queue's worker.
 CELERY_TASK_ROUTES = {"channels_app.*.tasks.process_inbound_*": {"queue": "inbound"}}
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
