@@ -646,9 +646,33 @@ def needs_staff(message: str) -> str:
 # that ordinary words ("close", "count") are one edit away from.
 
 
+def _without_exclusions(source: str) -> str:
+    """A pattern's source without its negative lookaheads: "(?! (number|address)...)" lists words that take a match
+    back, and a typo must not be read as one of those ("number" as "numbers")."""
+    kept: list[str] = []
+    depth = 0  # Parentheses still open inside the lookahead being dropped (0: not in one).
+    i = 0
+    while i < len(source):
+        if depth == 0 and source.startswith("(?!", i):
+            depth, i = 1, i + 3
+            continue
+        char = source[i]
+        if char == "\\":
+            if depth == 0:
+                kept.append(source[i : i + 2])
+            i += 2
+            continue
+        if depth:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+        else:
+            kept.append(char)
+        i += 1
+    return "".join(kept)
+
+
 def _pattern_words(source: str) -> set[str]:
     # Whole words only: a stem followed by \\w*, ? or [...] in a pattern ("charg\\w*") is not a word.
-    found = re.findall(r"(?<![a-z\\\]])([a-z]+)(\\w|\?|\[|\(|)", source)
+    found = re.findall(r"(?<![a-z\\\]])([a-z]+)(\\w|\?|\[|\(|)", _without_exclusions(source))
     return {word for word, suffix in found if not suffix and len(word) >= 5}
 
 
