@@ -96,6 +96,7 @@ _REACH = re.compile(
             r"\b(talk|talking|speak|speaking|chat|chatting|connect|connecting|transfer|escalate|forward|switch)\b",
             r"\b(put me (through|in touch)|get me|give me|let me|i want|i need|i would like|id like|can i get)\b",
             r"\b(can i have|may i|where is|wheres|bring|send me|is there)\b",
+            r"\b(can|could|would) you (please )?(get|bring|find|put)\b",
             r"\b(get|fetch|bring|call|want|need) (me )?your\b",
             r"\b(call me|phone me|ring me|call back|callback|contact me|reach me|reach out|email me)\b",
             r"\b(hablar|habla|hable|comunicar|comunicarme|pasame|paseme|pasar|contactar|llamar|llamarme|llame"
@@ -142,6 +143,7 @@ _CALLBACK = re.compile(
             r"\b(give|giving) (me|us) a (call|ring|phone)\b|\b(schedule|book|arrange|set up) a (phone )?call\b",
             r"\bon the (line|phone)\b|\bphone number\b.{0,30}\b(call|talk|speak|reach)\b",
             r"\b(talk|speak) (to|with) (you|someone|somebody|anyone) (on|by|over) the phone\b",
+            r"\b(i|we) (\w+ )?(ring|phone|call) (someone|somebody|anyone|you|a person|a human|an agent)\b",
         ]
     )
 )
@@ -156,6 +158,9 @@ _WHO_TO_REACH = re.compile(
     r"|\bdiscuss (this |it )?with (a |one of |your |someone|somebody)"
     r"|\b(i|we) (get|be) (transferred|escalated|passed on)\b|\bget (me|us|this) (transferred|escalated)\b"
     r"|\b(hand|pass) (this|it|me) (on|over)( please| pls| plz)?$"
+    # Left for the staff to deal with: "just leave it for the team to pick up".
+    r"|\bfor (the|your) (team|staff|support team|support|agents?|people) to (pick|look|handle|deal|check|sort|see|"
+    r"review|take)\b"
     r"|\btransmettre a (un|une) (collegue|conseill\w*|responsable|humain|personne)"
     r"|\b(someone|somebody|anyone|anybody|a person|a human|one of you) (from|at|on|in) your (\w+ )?(team|company|"
     r"side|end|support|office|department|staff|people)\b"
@@ -187,7 +192,10 @@ _BOT_COMPLAINT = re.compile(
             r"\b(you(re| are) (not|no) help(ing|ful)?|this (is|isnt) (not )?help(ing|ful)|you dont understand)\b",
             r"\b(useless|inutil|inutile|worthless|pointless)\b",
             r"\b(stop (replying|responding|answering|sending)|dont want (an )?(automated|canned))\b",
-            r"\b(not understanding|dont get it|not listening|(actual|real|proper) help|not what i asked)\b",
+            r"\b(not understanding|dont get it|not listening|(actual|real|proper) help|not what i asked)\b"
+            r"|^(\w+ )?(not helpful|unhelpful|not useful|no help)\b"
+            r"|\b(no es lo que (pregunte|pedi)|pas ce que (j ai|jai) demande|nicht (das )?was ich gefragt|nao e o que"
+            r" (eu )?perguntei)\b",
             r"\bthanks for nothing\b",
             r"\b(are|r) (you|u) (even )?(reading|listening|paying attention)\b",
             r"\b(wrong|incorrect|not the right|not a real) answer\b|\btry again with a (person|human|real person)\b",
@@ -244,11 +252,19 @@ _SHORT = 5
 # employee", "a report per employee", "my manager", "the employee list", "invite a team member".
 _OWN_PERSON = re.compile(
     r"\b(add|adding|invite|inviting|remove|removing|create|creating|hire|hiring|new|another|per|each|every|which)"
-    rf" (a |an |the |another )?(new )?({_PERSON_ALT}|team members?|staff members?|colleagues?)\b"
+    rf" (a |an |the |another )?(new |more |extra |\d+ |two |three |four |five |some )?({_PERSON_ALT}|team members?|"
+    r"staff members?|colleagues?)\b"
     rf"|\b(my|our) ({_PERSON_ALT})\b"
+    rf"|\b(number|limit|list|how many|count|total) (of )?(new )?({_PERSON_ALT}|staff|team members?)\b"
     rf"|\b({_PERSON_ALT}) (list|limit|limits|permission|permissions|report|reports|account|accounts|pin|pins|passcode|"
     r"passcodes|schedule|schedules|shift|shifts|role|roles|access|name|names|login|logins|id|ids|profile|profiles|"
     r"mode|view|tips|hours|settings|seat|seats|management|discount|discounts|sales|level|levels|code|codes|count)\b"
+)
+# The words of a request used for the product itself: a webhook's callback, the merchant's staff escalating to them.
+_PRODUCT_USE = re.compile(
+    r"\b(set up|setup|configure|add|create|register|test|receive|handle|change|update) (a |an |the |my |our |your )?"
+    r"(\w+ )?call ?backs?\b"
+    r"|\b(staff|employees?|cashiers?|team members?|servers?|workers?|they|he|she) (can |could |to |should )?escalate\b"
 )
 # A merchant asking how to do something: "how do I...", "can I change...", "is there a way to...".
 _ASKS_HOW = re.compile(
@@ -290,7 +306,7 @@ def asks_for_person(message: str) -> bool:
     if _THIRD_PARTY_WISH.search(joined) and _ASKS_HOW.search(joined):
         return False
     length = len(ws)
-    joined = _OWN_PERSON.sub(" ", joined)
+    joined = _PRODUCT_USE.sub(" ", _OWN_PERSON.sub(" ", joined))
     ws = joined.split()
     families = (_BOT_COMPLAINT, _ANYONE_THERE, _REACH_GROUP, _REACH_GROUP_OTHER, _CALLBACK, _WHO_TO_REACH)
     if any(p.search(joined) for p in families):
@@ -327,12 +343,14 @@ _MERCHANT_REFUNDS = re.compile(
     r"|\brefunds? (button|tab|screen|page|option|endpoint|report|limit|window|permission|policy for my)s?\b"
     r"|\b(charge|fee|fees|cost|endpoint|api|limit|report|permission|button) (for|on) refunds?\b"
     # Refunds as a rule or a staff permission: "your refund policy", "can a manager approve refunds".
-    r"|\brefunds? (polic(y|ies)|rules|terms)\b"
+    r"|\brefunds? (polic(y|ies)|rules|terms)\b|\b(polic(y|ies)|rules|terms) (on|for|about) refund\w*\b"
+    r"|\b(which|what) (staff member|employee|cashier|team member|server|user) refund\w*\b"
     r"|\bhow (to|do i|do we|can i|can we) (issue|do|make|give|process|send|void)( a| an)?( partial| full)? refunds?\b"
     # (Not "see my refund" or "find my refund": "I can't see my refund on my card" is waiting for one of ours.)
     r"|\b(view|export|list|search|access to) (my |our |the |all |all my |all the |past )?refunds?\b"
     r"|\bsee (all |all my |all the |the |past )refunds?\b"
     r"|\bcomo (hago un |hacer un |puedo hacer un )?(reembols\w*|devuelvo)\b"
+    r"|\b(puedo|podemos|se puede) (hacer un |hacer una )?(reembols\w*|devolver|devolucion)\b"
     r"|\bcomment (faire un |effectuer un )?rembours\w*\b"
     r"|\b(managers?|staff|employees?|cashiers?|supervisors?|team members?) (can |could |to |cannot |cant )?"
     r"((approve|issue|give|do|make|process|authori[sz]e)\w* refunds?|refund)\b"
@@ -543,7 +561,26 @@ _NEEDS_STAFF = re.compile(
             r" (follow up|call|get back|email|contact|reply|fix|sort|be fixed|be sorted)\b"
             r"|\bstill waiting (on|for) (an |a )?(answer|reply|response|callback|call back|call|someone|anyone|"
             r"somebody)\b"
-            r"|\bkoi (jawab|reply|response)\b",
+            r"|\bkoi (jawab|reply|response)\b"
+            # Silence, and tickets closed unanswered: "heard nothing back", "closed without anyone replying".
+            r"|\b(heard nothing|(havent|have not|hasnt|not|never) heard (anything|back|a thing)|no word (back|from))\b"
+            r"|\b(closed|resolved|marked (as )?(resolved|solved|closed)) without (anyone|anybody|someone|an answer|"
+            r"a reply|a response|being (answered|fixed|solved|resolved)|any (answer|reply|response))\b"
+            r"|\b(warte|warten) (schon )?seit\b|\b(llevo|llevamos) (\w+ ){1,3}esperando\b"
+            r"|\bj attends (\w+ ){0,3}depuis\b",
+            # The bank or card company looking into our charges; an order that came wrong or empty.
+            r"\b(bank|card company|card issuer) (is |are |has been |have been )?(investigating|looking into|"
+            r"disputing|querying)\b"
+            r"|\b(arrived|came|showed up|turned up|delivered) (completely |totally )?empty\b"
+            r"|\b(box|package|parcel|order|delivery|shipment) (was|is) (completely |totally )?empty\b"
+            r"|\bempty (box|package|parcel)\b"
+            r"|\binstead of the (\w+ ){0,2}(i|we) (ordered|paid for|bought)\b",
+            # Someone who should no longer be in the account, told the other way round: "a cashier I fired is still
+            # logging in", "the new bank account on my profile, I never set it up".
+            r"\b(fired|dismissed|let go|sacked)\b.{0,30}\b(still|keeps?) (\w+ )?(logging|logs|using|accessing|"
+            r"getting)\b"
+            r"|\b(i|we) (never|didnt|did not) (set up|add|added|create|created) (that|this|the|a|any) "
+            r"(new )?(bank|payout|account|login|user|staff)\b",
             # Leaving, and losses the customer holds us to.
             r"\b(leave|leaving|switch|switching|move|moving|go|going) (to|for|with) (another|a different|a competitor|"
             r"your competitor|a new) (\w+ )?(provider|company|processor|pos|system|competitor)\b"

@@ -347,3 +347,51 @@ def test_questions_near_the_new_situations_are_answered(text):
 @pytest.mark.parametrize("text", ["I want to terminate my contract", "quiero la devolución de mi dinero ya"])
 def test_contracts_and_money_back_in_other_words_are_keywords(text):
     assert triggers.matched_keyword(text, KEYWORDS)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ok not helpful. what now?",
+        "could you find me a supervisor",
+        "merci mais ce n'est pas ce que j'ai demandé",
+        "fine, just leave it for your staff to look at",
+        "can we phone someone about this",
+    ],
+)
+def test_a_person_asked_for_without_the_usual_words(text):
+    assert triggers.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "wrote twice last week and have heard nothing back",
+        "the support ticket was closed without anyone replying",
+        "Ich warte seit drei Tagen auf meine Auszahlung",
+        "our bank is looking into the fees you took",
+        "the parcel turned up empty",
+        "a waiter we dismissed last month is still logging in to the till",
+        "we never added the bank account that is on the dashboard now",
+    ],
+)
+def test_silence_missing_orders_and_strangers_in_the_account_need_staff(text):
+    assert triggers.needs_staff(text) == "needs_staff"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "where do we configure the payment callback",
+        "can servers escalate an order to the manager on duty",
+        "is there a cap on how many employees we can invite",
+        "adding three people to the team, where do I start",
+        "what are your rules on refunding hardware that was opened",
+        "¿se puede hacer un reembolso parcial de una venta?",
+        "which cashier refunded this ticket",
+        "the receipt roll holder is empty, where do I buy paper",
+    ],
+)
+def test_product_uses_of_request_words_are_answered(text):
+    assert triggers.customer_trigger(text, keywords=KEYWORDS) is None
+    assert triggers.needs_staff(text) == ""
