@@ -165,6 +165,11 @@ _WHO_TO_REACH = re.compile(
     r"|\b(someone|somebody|anyone|anybody|a person|a human|one of you) (from|at|on|in) your (\w+ )?(team|company|"
     r"side|end|support|office|department|staff|people)\b"
     r"|^(please )?(transfer|connect|escalate) me( please| pls| plz| now| thanks)?$"
+    r"|\b(number|phone|email|contact|call|ring|write to|speak to|talk to|reach)\b.{0,20}"
+    r"\b(head office|headquarters|legal (team|department)|complaints (team|department))\b"
+    # Asking us to do it: "just do it for me", "can you cancel it for us".
+    r"|\b(can you|could you|would you|please|just) (\w+ )?(do|cancel|close|change|sort|fix|process|handle) "
+    r"(it|this|that|them|everything) for (me|us)\b"
     r"|\bcon quien (puedo )?(hablar|comunicarme)\b|\ba qui (je peux|puis je) (parler|m adresser)\b"
 )
 _ANYONE_THERE = re.compile(
@@ -258,18 +263,20 @@ _OWN_PERSON = re.compile(
     rf"|\b(number|limit|list|how many|count|total) (of )?(new )?({_PERSON_ALT}|staff|team members?)\b"
     rf"|\b({_PERSON_ALT}) (list|limit|limits|permission|permissions|report|reports|account|accounts|pin|pins|passcode|"
     r"passcodes|schedule|schedules|shift|shifts|role|roles|access|name|names|login|logins|id|ids|profile|profiles|"
-    r"mode|view|tips|hours|settings|seat|seats|management|discount|discounts|sales|level|levels|code|codes|count)\b"
+    r"mode|view|tips|hours|settings|seat|seats|management|discount|discounts|sales|level|levels|code|codes|count|app|"
+    r"apps)\b"
 )
 # The words of a request used for the product itself: a webhook's callback, the merchant's staff escalating to them.
 _PRODUCT_USE = re.compile(
     r"\b(set up|setup|configure|add|create|register|test|receive|handle|change|update) (a |an |the |my |our |your )?"
     r"(\w+ )?call ?backs?\b"
     r"|\b(staff|employees?|cashiers?|team members?|servers?|workers?|they|he|she) (can |could |to |should )?escalate\b"
+    r"|\bhuman readable\b"
 )
 # A merchant asking how to do something: "how do I...", "can I change...", "is there a way to...".
 _ASKS_HOW = re.compile(
     r"\b(how (do|can|should|would) (i|we)|how to|is there (a|any) way|where (do|can) (i|we)|any tips|"
-    r"what (do|should|can) (i|we) do)\b"
+    r"what (do|should|can) (i|we) (do|tell|say))\b"
     r"|\bcan (i|we) (\w+ )?(change|make|set|turn|customi[sz]e|stop|fix|check|see|find|get rid of|hide|add|remove)\b"
 )
 # The merchant's own customer wanting a person: "how do I handle a customer who wants to speak to the manager?"
@@ -376,18 +383,31 @@ def matched_keyword(message: str, keywords: Sequence[str]) -> str:
             continue
         stems = " ".join(text.stem(w) for w in phrase.split())
         if f" {phrase} " in joined:
-            before = joined.split(f" {phrase} ", 1)[0]
+            before, after = joined.split(f" {phrase} ", 1)
         elif f" {stems} " in stemmed:
-            # The words before it as written ("nothing urgent"), not as stemmed ("noth").
-            before = " " + " ".join(words[: stemmed.split(f" {stems} ", 1)[0].count(" ")])
+            # The words around it as written ("nothing urgent"), not as stemmed ("noth").
+            start = stemmed.split(f" {stems} ", 1)[0].count(" ")
+            before = " " + " ".join(words[:start])
+            after = " ".join(words[start + len(stems.split()) :]) + " "
         else:
             continue
         if _NEGATED_KEYWORD.search(before[-40:] + " "):
             continue  # "I'm not asking for a refund, just..."
+        if _KEYWORD_AS_A_LABEL.match(after) or _MARKED_AS.search(before[-30:] + " "):
+            continue  # "is there an urgent flag for orders", "mark the ticket as urgent"
         return keyword
     return ""
 
 
+# A keyword that names a label in the product rather than the customer's wish.
+_KEYWORD_AS_A_LABEL = re.compile(
+    r"(order |orders |ticket |tickets )?(flags?|tags?|labels?|buttons?|options?|settings?|"
+    r"status|field|filter|column|icon|colou?r)\b"
+)
+_MARKED_AS = re.compile(
+    r"\b(mark|marks|marked|marking|flag|flags|flagged|tag|tagged|set|label|labelled|labeled)"
+    r"( \w+){0,3} as $"
+)
 # Words just before a keyword that take the wish back: "not asking for a refund", "no need to cancel".
 # Only a negated wish: "I have not received my refund" and "still no refund" are complaints.
 _NEGATED_KEYWORD = re.compile(
@@ -440,8 +460,8 @@ _NEEDS_STAFF = re.compile(
             r"toujours pas arrive|todavia no (me )?ha llegado|ainda nao chegou|immer noch nicht angekommen)\b",
             # A payout the bank sent back, or one that does not add up.
             r"\b(returned|bounced|rejected|reversed|sent back) (the |my |our )?(payouts?|deposits?|transfers?)\b"
-            r"|\b(payouts?|deposits?|transfers?) (was |were |got |has been |have been )?(returned|bounced|rejected|"
-            r"reversed)\b"
+            r"|\b(payouts?|deposits?|transfers?) (that |which )?(was |were |got |has been |have been )?"
+            r"(returned|bounced|rejected|reversed)\b"
             r"|\b(payouts?|deposits?|balance|money)\b.{0,40}\b(something is wrong|something s wrong|doesnt add up|"
             r"dont add up|does not add up|do not add up)\b",
             # Locked out with no way back in: the recovery address or phone is gone.
@@ -475,6 +495,10 @@ _NEEDS_STAFF = re.compile(
             r"\b(cuenta|dinero|pagos?) (esta |estan )?(bloquead[ao]s?|suspendid[ao]s?|retenid[ao]s?|congelad[ao]s?)\b"
             r"|\b(compte|argent|virements?) (est |sont )?(bloques?|suspendus?|gele|geles|retenus?)\b"
             r"|\bkonto\b.{0,15}\b(gesperrt|eingefroren)\b|\bconta (esta )?(bloqueada|suspensa)\b",
+            # Money the customer says we owe, and exceptions only a person can grant.
+            r"\b(you owe|owe me|owe us|(i|we) (am|are|m|re) owed)\b"
+            r"|\b(make|grant|authori[sz]e|approve) an exception\b"
+            r"|\bwaive (the|my|our|this|that|a) (\w+ )?(fee|fees|charge)\b",
             # Personal data and privacy requests.
             r"\b(gdpr|rgpd|dsgvo|ccpa|right to be forgotten|data (deletion|access|subject) request)\b",
             r"\b(delete|erase|remove|wipe) (all )?(of )?(my|our) (personal )?(data|information|info|details)\b"
@@ -493,8 +517,8 @@ _NEEDS_STAFF = re.compile(
             r"three times|3 times)\b",
             r"\b(still|keep|keeps|kept) (being |getting )?(charg\w*|bill\w*|taking)\b"
             r"|\b(stop|quit) (charging|billing|taking)\b",
-            r"\b(payments?|charges?|transactions?|purchases?)\b.{0,30}\b(i|we) (didnt|did not|never) (make|made|"
-            r"authori[sz]e|authori[sz]ed|do|did|order|ordered)\b",
+            r"\b(payments?|charges?|transactions?|purchases?|sales|refunds?|orders|voids)\b.{0,30}"
+            r"\b(i|we) (didnt|did not|never) (make|made|authori[sz]e|authori[sz]ed|do|did|order|ordered)\b",
             r"\b(dispute|contest|challenge|disputing|contesting) (a |the |this |that |your |these |those )?"
             r"((?!customers?|clients?|buyers?)\w+ ){0,2}"
             r"(charge|charges|fee|fees|bill|invoice|payment you took)\b",
@@ -580,7 +604,13 @@ _NEEDS_STAFF = re.compile(
             r"\b(fired|dismissed|let go|sacked)\b.{0,30}\b(still|keeps?) (\w+ )?(logging|logs|using|accessing|"
             r"getting)\b"
             r"|\b(i|we) (never|didnt|did not) (set up|add|added|create|created) (that|this|the|a|any) "
-            r"(new )?(bank|payout|account|login|user|staff)\b",
+            r"(new )?(bank|payout|account|login|user|staff)\b"
+            r"|\b(bank|payout|login|email|password|account) (details|account|info|information|address|settings)?\b"
+            r".{0,60}"
+            r"\b(nobody|no one|noone|none of us)\b (\w+ ){0,4}(changed|added|set up|created|touched|updated)\b",
+            # Billed for a plan the customer is not on: "charged for growth, but we've always been on starter".
+            r"\b(charged|billed|invoiced|charging|billing)\b.{0,40}\bbut (i|we)( have| ve)?( always| only)?"
+            r"( been| am| are| m| re| was| were)( only| still| always)? on\b",
             # Leaving, and losses the customer holds us to.
             r"\b(leave|leaving|switch|switching|move|moving|go|going) (to|for|with) (another|a different|a competitor|"
             r"your competitor|a new) (\w+ )?(provider|company|processor|pos|system|competitor)\b"

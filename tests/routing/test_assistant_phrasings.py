@@ -395,3 +395,39 @@ def test_silence_missing_orders_and_strangers_in_the_account_need_staff(text):
 def test_product_uses_of_request_words_are_answered(text):
     assert triggers.customer_trigger(text, keywords=KEYWORDS) is None
     assert triggers.needs_staff(text) == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the bank account on the dashboard is new, nobody here changed it",
+        "we were billed for growth but we have always been on starter",
+        "the refund report lists refunds we never made",
+        "still owed the money from the deposit that was returned",
+        "can someone waive the fee this once",
+    ],
+)
+def test_money_and_account_changes_the_customer_disowns_need_staff(text):
+    assert triggers.needs_staff(text) == "needs_staff"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("what's the email for your complaints department", True),
+        ("please just close it for me", True),
+        ("where is your head office", False),
+        ("what should I say to a customer who wants to speak to my manager", False),
+        ("the agent app logs me out every hour", False),
+        ("can I export a human readable menu", False),
+    ],
+)
+def test_who_to_write_to_and_doing_it_for_the_customer(text, expected):
+    assert triggers.asks_for_person(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text", ["where is the urgent flag for kitchen orders", "can staff mark an order as urgent", "urgente tag colour"]
+)
+def test_a_keyword_naming_a_label_in_the_product_is_not_a_wish(text):
+    assert triggers.matched_keyword(text, KEYWORDS) == ""
