@@ -272,6 +272,8 @@ _PRODUCT_USE = re.compile(
     r"(\w+ )?call ?backs?\b"
     r"|\b(staff|employees?|cashiers?|team members?|servers?|workers?|they|he|she) (can |could |to |should )?escalate\b"
     r"|\bhuman readable\b"
+    r"|\b(customer|client|caller|buyer)s? (who is |whos |who are |thats |that is |that are )?"
+    r"(on the phone|on the line)\b"
 )
 # A merchant asking how to do something: "how do I...", "can I change...", "is there a way to...".
 _ASKS_HOW = re.compile(
@@ -449,7 +451,8 @@ _NEEDS_STAFF = re.compile(
             r"\b(no|lost|dont have|do not have|without)\b.{0,40}\bbackup codes\b",
             # An account or money held back by us: only a person can look at why.
             r"\b(my|our) (\w+ )?(account|payouts?|funds|money|balance|deposits?)\b"
-            r" (is |are |was |were |got |has been |have been |is being |are being )?(now |still |currently )?"
+            r" (is |are |was |were |got |has been |have been |is being |are being |says |shows |is showing |"
+            r"is marked |is marked as )?(now |still |currently )?"
             r"(on hold|held|under review|in review|paused|frozen|"
             r"withheld|blocked|restricted|limited|stuck|flagged)\b",
             # A payout that has gone missing: "where is my payout?", "my deposit is missing", "mon virement n'est
@@ -508,7 +511,7 @@ _NEEDS_STAFF = re.compile(
             r"\b(where|how|who) (can|do|should) (i|we) (complain|make a complaint|send a complaint)\b",
             r"\b(file|filing|make|making|lodge|lodging|raise|raising|submit|submitting|formal|official|handles?|"
             r"handling) (a |an |my |the )?(formal |official )?complaints?\b",
-            r"\b(queja|reclamacion|plainte|reclamation|beschwerde|reclamacao)\b",
+            r"\b(queja|reclamacion|plainte|reclamation|beschwerde|reclamacao|grievance|grievances)\b",
             r"\b(nobody|no one|noone|no body|nadie|personne|niemand|ninguem)\b.{0,20}\b(answers?|answered|answering|"
             r"replies|replied|replying|responds?|responded|responding|gets? back|got back|called back|helps?|helped|"
             r"responde|contesta|repond|antwortet|responde)\b",
@@ -547,7 +550,7 @@ _NEEDS_STAFF = re.compile(
             # Safety of the hardware.
             r"\b(caught fire|on fire|smoke|smoking|burning smell|burnt|exploded|explode|sparks|electric shock|"
             r"sparked|sparking|swollen|swelling|bulging|melted|melting|scorched|electrocuted|got a shock|puffed|"
-            r"too hot to touch|shocked|chemical smell|"
+            r"too hot to touch|shocked|chemical smell|zap|zapped|zapping|"
             r"overheating)\b",
             r"\b(stealing|stole|theft|embezzl\w*|skimming|skimmer)\b",
             # Regulators, courts and the press.

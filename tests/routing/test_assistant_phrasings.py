@@ -431,3 +431,19 @@ def test_who_to_write_to_and_doing_it_for_the_customer(text, expected):
 )
 def test_a_keyword_naming_a_label_in_the_product_is_not_a_wish(text):
     assert triggers.matched_keyword(text, KEYWORDS) == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I would like to formally raise a grievance about my statement",
+        "our account shows restricted since this morning",
+        "the card reader zapped me when I plugged it in",
+    ],
+)
+def test_grievances_restrictions_and_shocks_need_staff(text):
+    assert triggers.needs_staff(text) == "needs_staff"
+
+
+def test_a_customer_on_the_phone_is_the_merchants_customer():
+    assert not triggers.asks_for_person("how do I take a card from a customer who is on the phone")
