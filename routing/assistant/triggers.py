@@ -272,6 +272,9 @@ _PRODUCT_USE = re.compile(
     r"(\w+ )?call ?backs?\b"
     r"|\b(staff|employees?|cashiers?|team members?|servers?|workers?|they|he|she) (can |could |to |should )?escalate\b"
     r"|\bhuman readable\b"
+    # The merchant's own customers reaching the shop: "my number, so customers can call the shop".
+    r"|\b(customers?|clients?|guests?|buyers?) (can |could |to |will |would )?(call|ring|phone|reach|contact)"
+    r" (the shop|the store|the restaurant|the business|us|me|my \w+|our \w+)\b"
     r"|\b(customer|client|caller|buyer)s? (who is |whos |who are |thats |that is |that are )?"
     r"(on the phone|on the line)\b"
 )
@@ -350,7 +353,8 @@ _MERCHANT_REFUNDS = re.compile(
     r"|\b(i|we) refund (more|less) than\b"
     r"|\b(do|process|undo|void|make) (a |an )?(partial |full )?refunds?\b"
     r"|\brefunds? (button|tab|screen|page|option|endpoint|report|limit|window|permission|policy for my)s?\b"
-    r"|\b(charge|fee|fees|cost|endpoint|api|limit|report|permission|button) (for|on) refunds?\b"
+    r"|\b(charge|fee|fees|cost|endpoint|api|limits?|reports?|permission|button|alerts?|notifications?) (for|on|about)"
+    r" refunds?\b"
     # Refunds as a rule or a staff permission: "your refund policy", "can a manager approve refunds".
     r"|\brefunds? (polic(y|ies)|rules|terms)\b|\b(polic(y|ies)|rules|terms) (on|for|about) refund\w*\b"
     r"|\b(which|what) (staff member|employee|cashier|team member|server|user) refund\w*\b"
@@ -404,7 +408,7 @@ def matched_keyword(message: str, keywords: Sequence[str]) -> str:
 # A keyword that names a label in the product rather than the customer's wish.
 _KEYWORD_AS_A_LABEL = re.compile(
     r"(order |orders |ticket |tickets )?(flags?|tags?|labels?|buttons?|options?|settings?|"
-    r"status|field|filter|column|icon|colou?r)\b"
+    r"status|field|filter|column|icon|colou?r|threshold|thresholds|alerts?|notifications?|mode)\b"
 )
 _MARKED_AS = re.compile(
     r"\b(mark|marks|marked|marking|flag|flags|flagged|tag|tagged|set|label|labelled|labeled)"

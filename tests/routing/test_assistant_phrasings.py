@@ -447,3 +447,16 @@ def test_grievances_restrictions_and_shocks_need_staff(text):
 
 def test_a_customer_on_the_phone_is_the_merchants_customer():
     assert not triggers.asks_for_person("how do I take a card from a customer who is on the phone")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "where do I add the number my customers can call the shop on",
+        "can I get notifications about refunds over 200",
+        "is there an urgent threshold setting for big orders",
+    ],
+)
+def test_the_merchants_customers_and_alerts_are_product_questions(text):
+    assert triggers.customer_trigger(text, keywords=KEYWORDS) is None
+    assert triage.urgency(text) != "urgent"
