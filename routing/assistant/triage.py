@@ -440,9 +440,13 @@ def sentiment(message: str) -> float:
     return 0.0 if total == 0 else (positive - negative) / total
 
 
-# "Not urgent", "nothing urgent": the word is there, the urgency is not.
+# "Not urgent", "nothing urgent", "an urgent flag for orders", "mark it as urgent": the word is there, the urgency
+# is not.
 _NOT_URGENT = re.compile(
     r"\b(not|nothing|isnt|no|no es|pas)( really| very| that| too| super)? (urgent|urgente|critical)\b"
+    r"|\b(mark|marks|marked|marking|flag|flagged|tag|tagged|set|label|labelled|labeled)( \w+){0,3} as urgent\b"
+    r"|\burgent (order |orders |ticket |tickets )?(flags?|tags?|labels?|buttons?|options?|settings?|status|field|"
+    r"filter|column|icon|colou?r|threshold|thresholds|alerts?|notifications?|mode)\b"
 )
 
 

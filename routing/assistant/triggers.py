@@ -96,6 +96,7 @@ _REACH = re.compile(
             r"\b(talk|talking|speak|speaking|chat|chatting|connect|connecting|transfer|escalate|forward|switch)\b",
             r"\b(put me (through|in touch)|get me|give me|let me|i want|i need|i would like|id like|can i get)\b",
             r"\b(can i have|may i|where is|wheres|bring|send me|is there)\b",
+            r"\b(can|could|would) you (please )?(get|bring|find|put)\b",
             r"\b(get|fetch|bring|call|want|need) (me )?your\b",
             r"\b(call me|phone me|ring me|call back|callback|contact me|reach me|reach out|email me)\b",
             r"\b(hablar|habla|hable|comunicar|comunicarme|pasame|paseme|pasar|contactar|llamar|llamarme|llame"
@@ -142,6 +143,7 @@ _CALLBACK = re.compile(
             r"\b(give|giving) (me|us) a (call|ring|phone)\b|\b(schedule|book|arrange|set up) a (phone )?call\b",
             r"\bon the (line|phone)\b|\bphone number\b.{0,30}\b(call|talk|speak|reach)\b",
             r"\b(talk|speak) (to|with) (you|someone|somebody|anyone) (on|by|over) the phone\b",
+            r"\b(i|we) (\w+ )?(ring|phone|call) (someone|somebody|anyone|you|a person|a human|an agent)\b",
         ]
     )
 )
@@ -156,10 +158,18 @@ _WHO_TO_REACH = re.compile(
     r"|\bdiscuss (this |it )?with (a |one of |your |someone|somebody)"
     r"|\b(i|we) (get|be) (transferred|escalated|passed on)\b|\bget (me|us|this) (transferred|escalated)\b"
     r"|\b(hand|pass) (this|it|me) (on|over)( please| pls| plz)?$"
+    # Left for the staff to deal with: "just leave it for the team to pick up".
+    r"|\bfor (the|your) (team|staff|support team|support|agents?|people) to (pick|look|handle|deal|check|sort|see|"
+    r"review|take)\b"
     r"|\btransmettre a (un|une) (collegue|conseill\w*|responsable|humain|personne)"
     r"|\b(someone|somebody|anyone|anybody|a person|a human|one of you) (from|at|on|in) your (\w+ )?(team|company|"
     r"side|end|support|office|department|staff|people)\b"
     r"|^(please )?(transfer|connect|escalate) me( please| pls| plz| now| thanks)?$"
+    r"|\b(number|phone|email|contact|call|ring|write to|speak to|talk to|reach)\b.{0,20}"
+    r"\b(head office|headquarters|legal (team|department)|complaints (team|department))\b"
+    # Asking us to do it: "just do it for me", "can you cancel it for us".
+    r"|\b(can you|could you|would you|please|just) (\w+ )?(do|cancel|close|change|sort|fix|process|handle) "
+    r"(it|this|that|them|everything) for (me|us)\b"
     r"|\bcon quien (puedo )?(hablar|comunicarme)\b|\ba qui (je peux|puis je) (parler|m adresser)\b"
 )
 _ANYONE_THERE = re.compile(
@@ -187,7 +197,10 @@ _BOT_COMPLAINT = re.compile(
             r"\b(you(re| are) (not|no) help(ing|ful)?|this (is|isnt) (not )?help(ing|ful)|you dont understand)\b",
             r"\b(useless|inutil|inutile|worthless|pointless)\b",
             r"\b(stop (replying|responding|answering|sending)|dont want (an )?(automated|canned))\b",
-            r"\b(not understanding|dont get it|not listening|(actual|real|proper) help|not what i asked)\b",
+            r"\b(not understanding|dont get it|not listening|(actual|real|proper) help|not what i asked)\b"
+            r"|^(\w+ )?(not helpful|unhelpful|not useful|no help)\b"
+            r"|\b(no es lo que (pregunte|pedi)|pas ce que (j ai|jai) demande|nicht (das )?was ich gefragt|nao e o que"
+            r" (eu )?perguntei)\b",
             r"\bthanks for nothing\b",
             r"\b(are|r) (you|u) (even )?(reading|listening|paying attention)\b",
             r"\b(wrong|incorrect|not the right|not a real) answer\b|\btry again with a (person|human|real person)\b",
@@ -244,16 +257,31 @@ _SHORT = 5
 # employee", "a report per employee", "my manager", "the employee list", "invite a team member".
 _OWN_PERSON = re.compile(
     r"\b(add|adding|invite|inviting|remove|removing|create|creating|hire|hiring|new|another|per|each|every|which)"
-    rf" (a |an |the |another )?(new )?({_PERSON_ALT}|team members?|staff members?|colleagues?)\b"
+    rf" (a |an |the |another )?(new |more |extra |\d+ |two |three |four |five |some )?({_PERSON_ALT}|team members?|"
+    r"staff members?|colleagues?)\b"
     rf"|\b(my|our) ({_PERSON_ALT})\b"
+    rf"|\b(number|limit|list|how many|count|total) (of )?(new )?({_PERSON_ALT}|staff|team members?)\b"
     rf"|\b({_PERSON_ALT}) (list|limit|limits|permission|permissions|report|reports|account|accounts|pin|pins|passcode|"
     r"passcodes|schedule|schedules|shift|shifts|role|roles|access|name|names|login|logins|id|ids|profile|profiles|"
-    r"mode|view|tips|hours|settings|seat|seats|management|discount|discounts|sales|level|levels|code|codes|count)\b"
+    r"mode|view|tips|hours|settings|seat|seats|management|discount|discounts|sales|level|levels|code|codes|count|app|"
+    r"apps)\b"
+)
+# The words of a request used for the product itself: a webhook's callback, the merchant's staff escalating to them.
+_PRODUCT_USE = re.compile(
+    r"\b(set up|setup|configure|add|create|register|test|receive|handle|change|update) (a |an |the |my |our |your )?"
+    r"(\w+ )?call ?backs?\b"
+    r"|\b(staff|employees?|cashiers?|team members?|servers?|workers?|they|he|she) (can |could |to |should )?escalate\b"
+    r"|\bhuman readable\b"
+    # The merchant's own customers reaching the shop: "my number, so customers can call the shop".
+    r"|\b(customers?|clients?|guests?|buyers?) (can |could |to |will |would )?(call|ring|phone|reach|contact)"
+    r" (the shop|the store|the restaurant|the business|us|me|my \w+|our \w+)\b"
+    r"|\b(customer|client|caller|buyer)s? (who is |whos |who are |thats |that is |that are )?"
+    r"(on the phone|on the line)\b"
 )
 # A merchant asking how to do something: "how do I...", "can I change...", "is there a way to...".
 _ASKS_HOW = re.compile(
     r"\b(how (do|can|should|would) (i|we)|how to|is there (a|any) way|where (do|can) (i|we)|any tips|"
-    r"what (do|should|can) (i|we) do)\b"
+    r"what (do|should|can) (i|we) (do|tell|say))\b"
     r"|\bcan (i|we) (\w+ )?(change|make|set|turn|customi[sz]e|stop|fix|check|see|find|get rid of|hide|add|remove)\b"
 )
 # The merchant's own customer wanting a person: "how do I handle a customer who wants to speak to the manager?"
@@ -290,7 +318,7 @@ def asks_for_person(message: str) -> bool:
     if _THIRD_PARTY_WISH.search(joined) and _ASKS_HOW.search(joined):
         return False
     length = len(ws)
-    joined = _OWN_PERSON.sub(" ", joined)
+    joined = _PRODUCT_USE.sub(" ", _OWN_PERSON.sub(" ", joined))
     ws = joined.split()
     families = (_BOT_COMPLAINT, _ANYONE_THERE, _REACH_GROUP, _REACH_GROUP_OTHER, _CALLBACK, _WHO_TO_REACH)
     if any(p.search(joined) for p in families):
@@ -325,14 +353,17 @@ _MERCHANT_REFUNDS = re.compile(
     r"|\b(i|we) refund (more|less) than\b"
     r"|\b(do|process|undo|void|make) (a |an )?(partial |full )?refunds?\b"
     r"|\brefunds? (button|tab|screen|page|option|endpoint|report|limit|window|permission|policy for my)s?\b"
-    r"|\b(charge|fee|fees|cost|endpoint|api|limit|report|permission|button) (for|on) refunds?\b"
+    r"|\b(charge|fee|fees|cost|endpoint|api|limits?|reports?|permission|button|alerts?|notifications?) (for|on|about)"
+    r" refunds?\b"
     # Refunds as a rule or a staff permission: "your refund policy", "can a manager approve refunds".
-    r"|\brefunds? (polic(y|ies)|rules|terms)\b"
+    r"|\brefunds? (polic(y|ies)|rules|terms)\b|\b(polic(y|ies)|rules|terms) (on|for|about) refund\w*\b"
+    r"|\b(which|what) (staff member|employee|cashier|team member|server|user) refund\w*\b"
     r"|\bhow (to|do i|do we|can i|can we) (issue|do|make|give|process|send|void)( a| an)?( partial| full)? refunds?\b"
     # (Not "see my refund" or "find my refund": "I can't see my refund on my card" is waiting for one of ours.)
     r"|\b(view|export|list|search|access to) (my |our |the |all |all my |all the |past )?refunds?\b"
     r"|\bsee (all |all my |all the |the |past )refunds?\b"
     r"|\bcomo (hago un |hacer un |puedo hacer un )?(reembols\w*|devuelvo)\b"
+    r"|\b(puedo|podemos|se puede) (hacer un |hacer una )?(reembols\w*|devolver|devolucion)\b"
     r"|\bcomment (faire un |effectuer un )?rembours\w*\b"
     r"|\b(managers?|staff|employees?|cashiers?|supervisors?|team members?) (can |could |to |cannot |cant )?"
     r"((approve|issue|give|do|make|process|authori[sz]e)\w* refunds?|refund)\b"
@@ -358,18 +389,31 @@ def matched_keyword(message: str, keywords: Sequence[str]) -> str:
             continue
         stems = " ".join(text.stem(w) for w in phrase.split())
         if f" {phrase} " in joined:
-            before = joined.split(f" {phrase} ", 1)[0]
+            before, after = joined.split(f" {phrase} ", 1)
         elif f" {stems} " in stemmed:
-            # The words before it as written ("nothing urgent"), not as stemmed ("noth").
-            before = " " + " ".join(words[: stemmed.split(f" {stems} ", 1)[0].count(" ")])
+            # The words around it as written ("nothing urgent"), not as stemmed ("noth").
+            start = stemmed.split(f" {stems} ", 1)[0].count(" ")
+            before = " " + " ".join(words[:start])
+            after = " ".join(words[start + len(stems.split()) :]) + " "
         else:
             continue
         if _NEGATED_KEYWORD.search(before[-40:] + " "):
             continue  # "I'm not asking for a refund, just..."
+        if _KEYWORD_AS_A_LABEL.match(after) or _MARKED_AS.search(before[-30:] + " "):
+            continue  # "is there an urgent flag for orders", "mark the ticket as urgent"
         return keyword
     return ""
 
 
+# A keyword that names a label in the product rather than the customer's wish.
+_KEYWORD_AS_A_LABEL = re.compile(
+    r"(order |orders |ticket |tickets )?(flags?|tags?|labels?|buttons?|options?|settings?|"
+    r"status|field|filter|column|icon|colou?r|threshold|thresholds|alerts?|notifications?|mode)\b"
+)
+_MARKED_AS = re.compile(
+    r"\b(mark|marks|marked|marking|flag|flags|flagged|tag|tagged|set|label|labelled|labeled)"
+    r"( \w+){0,3} as $"
+)
 # Words just before a keyword that take the wish back: "not asking for a refund", "no need to cancel".
 # Only a negated wish: "I have not received my refund" and "still no refund" are complaints.
 _NEGATED_KEYWORD = re.compile(
@@ -411,7 +455,8 @@ _NEEDS_STAFF = re.compile(
             r"\b(no|lost|dont have|do not have|without)\b.{0,40}\bbackup codes\b",
             # An account or money held back by us: only a person can look at why.
             r"\b(my|our) (\w+ )?(account|payouts?|funds|money|balance|deposits?)\b"
-            r" (is |are |was |were |got |has been |have been |is being |are being )?(now |still |currently )?"
+            r" (is |are |was |were |got |has been |have been |is being |are being |says |shows |is showing |"
+            r"is marked |is marked as )?(now |still |currently )?"
             r"(on hold|held|under review|in review|paused|frozen|"
             r"withheld|blocked|restricted|limited|stuck|flagged)\b",
             # A payout that has gone missing: "where is my payout?", "my deposit is missing", "mon virement n'est
@@ -422,8 +467,8 @@ _NEEDS_STAFF = re.compile(
             r"toujours pas arrive|todavia no (me )?ha llegado|ainda nao chegou|immer noch nicht angekommen)\b",
             # A payout the bank sent back, or one that does not add up.
             r"\b(returned|bounced|rejected|reversed|sent back) (the |my |our )?(payouts?|deposits?|transfers?)\b"
-            r"|\b(payouts?|deposits?|transfers?) (was |were |got |has been |have been )?(returned|bounced|rejected|"
-            r"reversed)\b"
+            r"|\b(payouts?|deposits?|transfers?) (that |which )?(was |were |got |has been |have been )?"
+            r"(returned|bounced|rejected|reversed)\b"
             r"|\b(payouts?|deposits?|balance|money)\b.{0,40}\b(something is wrong|something s wrong|doesnt add up|"
             r"dont add up|does not add up|do not add up)\b",
             # Locked out with no way back in: the recovery address or phone is gone.
@@ -457,6 +502,10 @@ _NEEDS_STAFF = re.compile(
             r"\b(cuenta|dinero|pagos?) (esta |estan )?(bloquead[ao]s?|suspendid[ao]s?|retenid[ao]s?|congelad[ao]s?)\b"
             r"|\b(compte|argent|virements?) (est |sont )?(bloques?|suspendus?|gele|geles|retenus?)\b"
             r"|\bkonto\b.{0,15}\b(gesperrt|eingefroren)\b|\bconta (esta )?(bloqueada|suspensa)\b",
+            # Money the customer says we owe, and exceptions only a person can grant.
+            r"\b(you owe|owe me|owe us|(i|we) (am|are|m|re) owed)\b"
+            r"|\b(make|grant|authori[sz]e|approve) an exception\b"
+            r"|\bwaive (the|my|our|this|that|a) (\w+ )?(fee|fees|charge)\b",
             # Personal data and privacy requests.
             r"\b(gdpr|rgpd|dsgvo|ccpa|right to be forgotten|data (deletion|access|subject) request)\b",
             r"\b(delete|erase|remove|wipe) (all )?(of )?(my|our) (personal )?(data|information|info|details)\b"
@@ -466,7 +515,7 @@ _NEEDS_STAFF = re.compile(
             r"\b(where|how|who) (can|do|should) (i|we) (complain|make a complaint|send a complaint)\b",
             r"\b(file|filing|make|making|lodge|lodging|raise|raising|submit|submitting|formal|official|handles?|"
             r"handling) (a |an |my |the )?(formal |official )?complaints?\b",
-            r"\b(queja|reclamacion|plainte|reclamation|beschwerde|reclamacao)\b",
+            r"\b(queja|reclamacion|plainte|reclamation|beschwerde|reclamacao|grievance|grievances)\b",
             r"\b(nobody|no one|noone|no body|nadie|personne|niemand|ninguem)\b.{0,20}\b(answers?|answered|answering|"
             r"replies|replied|replying|responds?|responded|responding|gets? back|got back|called back|helps?|helped|"
             r"responde|contesta|repond|antwortet|responde)\b",
@@ -475,8 +524,8 @@ _NEEDS_STAFF = re.compile(
             r"three times|3 times)\b",
             r"\b(still|keep|keeps|kept) (being |getting )?(charg\w*|bill\w*|taking)\b"
             r"|\b(stop|quit) (charging|billing|taking)\b",
-            r"\b(payments?|charges?|transactions?|purchases?)\b.{0,30}\b(i|we) (didnt|did not|never) (make|made|"
-            r"authori[sz]e|authori[sz]ed|do|did|order|ordered)\b",
+            r"\b(payments?|charges?|transactions?|purchases?|sales|refunds?|orders|voids)\b.{0,30}"
+            r"\b(i|we) (didnt|did not|never) (make|made|authori[sz]e|authori[sz]ed|do|did|order|ordered)\b",
             r"\b(dispute|contest|challenge|disputing|contesting) (a |the |this |that |your |these |those )?"
             r"((?!customers?|clients?|buyers?)\w+ ){0,2}"
             r"(charge|charges|fee|fees|bill|invoice|payment you took)\b",
@@ -505,7 +554,7 @@ _NEEDS_STAFF = re.compile(
             # Safety of the hardware.
             r"\b(caught fire|on fire|smoke|smoking|burning smell|burnt|exploded|explode|sparks|electric shock|"
             r"sparked|sparking|swollen|swelling|bulging|melted|melting|scorched|electrocuted|got a shock|puffed|"
-            r"too hot to touch|shocked|chemical smell|"
+            r"too hot to touch|shocked|chemical smell|zap|zapped|zapping|"
             r"overheating)\b",
             r"\b(stealing|stole|theft|embezzl\w*|skimming|skimmer)\b",
             # Regulators, courts and the press.
@@ -543,7 +592,32 @@ _NEEDS_STAFF = re.compile(
             r" (follow up|call|get back|email|contact|reply|fix|sort|be fixed|be sorted)\b"
             r"|\bstill waiting (on|for) (an |a )?(answer|reply|response|callback|call back|call|someone|anyone|"
             r"somebody)\b"
-            r"|\bkoi (jawab|reply|response)\b",
+            r"|\bkoi (jawab|reply|response)\b"
+            # Silence, and tickets closed unanswered: "heard nothing back", "closed without anyone replying".
+            r"|\b(heard nothing|(havent|have not|hasnt|not|never) heard (anything|back|a thing)|no word (back|from))\b"
+            r"|\b(closed|resolved|marked (as )?(resolved|solved|closed)) without (anyone|anybody|someone|an answer|"
+            r"a reply|a response|being (answered|fixed|solved|resolved)|any (answer|reply|response))\b"
+            r"|\b(warte|warten) (schon )?seit\b|\b(llevo|llevamos) (\w+ ){1,3}esperando\b"
+            r"|\bj attends (\w+ ){0,3}depuis\b",
+            # The bank or card company looking into our charges; an order that came wrong or empty.
+            r"\b(bank|card company|card issuer) (is |are |has been |have been )?(investigating|looking into|"
+            r"disputing|querying)\b"
+            r"|\b(arrived|came|showed up|turned up|delivered) (completely |totally )?empty\b"
+            r"|\b(box|package|parcel|order|delivery|shipment) (was|is) (completely |totally )?empty\b"
+            r"|\bempty (box|package|parcel)\b"
+            r"|\binstead of the (\w+ ){0,2}(i|we) (ordered|paid for|bought)\b",
+            # Someone who should no longer be in the account, told the other way round: "a cashier I fired is still
+            # logging in", "the new bank account on my profile, I never set it up".
+            r"\b(fired|dismissed|let go|sacked)\b.{0,30}\b(still|keeps?) (\w+ )?(logging|logs|using|accessing|"
+            r"getting)\b"
+            r"|\b(i|we) (never|didnt|did not) (set up|add|added|create|created) (that|this|the|a|any) "
+            r"(new )?(bank|payout|account|login|user|staff)\b"
+            r"|\b(bank|payout|login|email|password|account) (details|account|info|information|address|settings)?\b"
+            r".{0,60}"
+            r"\b(nobody|no one|noone|none of us)\b (\w+ ){0,4}(changed|added|set up|created|touched|updated)\b",
+            # Billed for a plan the customer is not on: "charged for growth, but we've always been on starter".
+            r"\b(charged|billed|invoiced|charging|billing)\b.{0,40}\bbut (i|we)( have| ve)?( always| only)?"
+            r"( been| am| are| m| re| was| were)( only| still| always)? on\b",
             # Leaving, and losses the customer holds us to.
             r"\b(leave|leaving|switch|switching|move|moving|go|going) (to|for|with) (another|a different|a competitor|"
             r"your competitor|a new) (\w+ )?(provider|company|processor|pos|system|competitor)\b"
@@ -646,9 +720,33 @@ def needs_staff(message: str) -> str:
 # that ordinary words ("close", "count") are one edit away from.
 
 
+def _without_exclusions(source: str) -> str:
+    """A pattern's source without its negative lookaheads: "(?! (number|address)...)" lists words that take a match
+    back, and a typo must not be read as one of those ("number" as "numbers")."""
+    kept: list[str] = []
+    depth = 0  # Parentheses still open inside the lookahead being dropped (0: not in one).
+    i = 0
+    while i < len(source):
+        if depth == 0 and source.startswith("(?!", i):
+            depth, i = 1, i + 3
+            continue
+        char = source[i]
+        if char == "\\":
+            if depth == 0:
+                kept.append(source[i : i + 2])
+            i += 2
+            continue
+        if depth:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+        else:
+            kept.append(char)
+        i += 1
+    return "".join(kept)
+
+
 def _pattern_words(source: str) -> set[str]:
     # Whole words only: a stem followed by \\w*, ? or [...] in a pattern ("charg\\w*") is not a word.
-    found = re.findall(r"(?<![a-z\\\]])([a-z]+)(\\w|\?|\[|\(|)", source)
+    found = re.findall(r"(?<![a-z\\\]])([a-z]+)(\\w|\?|\[|\(|)", _without_exclusions(source))
     return {word for word, suffix in found if not suffix and len(word) >= 5}
 
 

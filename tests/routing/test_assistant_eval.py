@@ -36,7 +36,7 @@ def test_every_message_is_in_the_split_its_text_decides():
     assert all(row["split"] == run.split_of(row["text"]) for row in rows)
 
 
-CHECK_SETS = ("check.jsonl", "check2.jsonl", "check3.jsonl", "check4.jsonl")
+CHECK_SETS = ("check.jsonl", "check2.jsonl", "check3.jsonl", "check4.jsonl", "check5.jsonl")
 
 
 def test_the_check_sets_are_labelled_and_apart_from_the_labelled_set_the_training_messages_and_each_other():

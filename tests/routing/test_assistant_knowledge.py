@@ -361,6 +361,14 @@ def test_typos_of_a_request_for_a_person(text, expected):
     assert triggers.needs_staff(text) == ""
 
 
+def test_words_that_only_take_a_match_back_are_not_typo_targets():
+    # "(?! (numbers|reports|address)...)" in a pattern lists words that undo a match: a typo is never read as one.
+    for word in ("numbers", "reports", "address", "settings", "endpoint", "close", "their"):
+        assert word not in triggers._TRIGGER_VOCABULARY
+    assert triggers._words("what number do I enter") == ["what", "number", "do", "i", "enter"]
+    assert {"human", "agent", "refund", "escalate", "callback"} <= triggers._TRIGGER_VOCABULARY
+
+
 def test_typos_of_a_keyword():
     assert triggers.matched_keyword("my refnd never came", triggers.handoff_keywords([])) == "refund"
 

@@ -347,3 +347,116 @@ def test_questions_near_the_new_situations_are_answered(text):
 @pytest.mark.parametrize("text", ["I want to terminate my contract", "quiero la devolución de mi dinero ya"])
 def test_contracts_and_money_back_in_other_words_are_keywords(text):
     assert triggers.matched_keyword(text, KEYWORDS)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ok not helpful. what now?",
+        "could you find me a supervisor",
+        "merci mais ce n'est pas ce que j'ai demandé",
+        "fine, just leave it for your staff to look at",
+        "can we phone someone about this",
+    ],
+)
+def test_a_person_asked_for_without_the_usual_words(text):
+    assert triggers.asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "wrote twice last week and have heard nothing back",
+        "the support ticket was closed without anyone replying",
+        "Ich warte seit drei Tagen auf meine Auszahlung",
+        "our bank is looking into the fees you took",
+        "the parcel turned up empty",
+        "a waiter we dismissed last month is still logging in to the till",
+        "we never added the bank account that is on the dashboard now",
+    ],
+)
+def test_silence_missing_orders_and_strangers_in_the_account_need_staff(text):
+    assert triggers.needs_staff(text) == "needs_staff"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "where do we configure the payment callback",
+        "can servers escalate an order to the manager on duty",
+        "is there a cap on how many employees we can invite",
+        "adding three people to the team, where do I start",
+        "what are your rules on refunding hardware that was opened",
+        "¿se puede hacer un reembolso parcial de una venta?",
+        "which cashier refunded this ticket",
+        "the receipt roll holder is empty, where do I buy paper",
+    ],
+)
+def test_product_uses_of_request_words_are_answered(text):
+    assert triggers.customer_trigger(text, keywords=KEYWORDS) is None
+    assert triggers.needs_staff(text) == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the bank account on the dashboard is new, nobody here changed it",
+        "we were billed for growth but we have always been on starter",
+        "the refund report lists refunds we never made",
+        "still owed the money from the deposit that was returned",
+        "can someone waive the fee this once",
+    ],
+)
+def test_money_and_account_changes_the_customer_disowns_need_staff(text):
+    assert triggers.needs_staff(text) == "needs_staff"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("what's the email for your complaints department", True),
+        ("please just close it for me", True),
+        ("where is your head office", False),
+        ("what should I say to a customer who wants to speak to my manager", False),
+        ("the agent app logs me out every hour", False),
+        ("can I export a human readable menu", False),
+    ],
+)
+def test_who_to_write_to_and_doing_it_for_the_customer(text, expected):
+    assert triggers.asks_for_person(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text", ["where is the urgent flag for kitchen orders", "can staff mark an order as urgent", "urgente tag colour"]
+)
+def test_a_keyword_naming_a_label_in_the_product_is_not_a_wish(text):
+    assert triggers.matched_keyword(text, KEYWORDS) == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I would like to formally raise a grievance about my statement",
+        "our account shows restricted since this morning",
+        "the card reader zapped me when I plugged it in",
+    ],
+)
+def test_grievances_restrictions_and_shocks_need_staff(text):
+    assert triggers.needs_staff(text) == "needs_staff"
+
+
+def test_a_customer_on_the_phone_is_the_merchants_customer():
+    assert not triggers.asks_for_person("how do I take a card from a customer who is on the phone")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "where do I add the number my customers can call the shop on",
+        "can I get notifications about refunds over 200",
+        "is there an urgent threshold setting for big orders",
+    ],
+)
+def test_the_merchants_customers_and_alerts_are_product_questions(text):
+    assert triggers.customer_trigger(text, keywords=KEYWORDS) is None
+    assert triage.urgency(text) != "urgent"
