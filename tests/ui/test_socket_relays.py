@@ -68,7 +68,7 @@ def test_agent_typing_reaches_teammates_and_the_visitor_but_never_the_outsider(
             "is_typing": True,
         }
         delivered = await layer.receive(visitor)
-        assert delivered["event"]["sender_name"] == "Alice Agent"
+        assert [json.loads(text)["sender_name"] for text in delivered["texts"]] == ["Alice Agent"]
         assert await mallory.receive_nothing(timeout=0.3)
 
         # "Still typing" again at once is not relayed again; stopping is.
