@@ -281,6 +281,14 @@ async def _send_all(layer: Any, events: list[tuple[dict[str, Any], list[str]]]) 
                 logger.exception("a live event batch (%d) to %s was not delivered", len(message["texts"]), group)
 
     messages = _messages_by_group(events)
+    send_many = getattr(layer, "group_send_many", None)
+    if send_many is not None and len(messages) > 1:
+        # Many groups at once (a notification to each of an inbox's agents): one round trip (core/pubsub_layer.py).
+        try:
+            await send_many(messages)
+        except Exception:
+            logger.exception("a live event batch to %d groups was not delivered", len(messages))
+        return
     if len(messages) == 1:
         await send(*next(iter(messages.items())))
     else:

@@ -174,7 +174,8 @@ if REDIS_URL:
         }
     else:
         CHANNEL_LAYERS = {
-            "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+            # channels_redis's pub/sub layer, publishing many groups in one round trip (core/pubsub_layer.py).
+            "default": {"BACKEND": "core.pubsub_layer.PubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
         }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:

@@ -124,3 +124,30 @@ def test_a_transactions_events_go_out_together_and_a_rolled_back_savepoints_neve
             send(5)
         send(6)
     assert deliveries == [[1, 2, 4], [5], [6]]
+
+
+def test_several_groups_go_in_one_call_when_the_layer_can_send_many() -> None:
+    """A notification to each of an inbox's agents: one ``group_send_many`` (one round trip), not one send each."""
+
+    class ManyLayer:
+        def __init__(self) -> None:
+            self.many: list[dict[str, Any]] = []
+            self.single: list[str] = []
+
+        async def group_send_many(self, messages: dict[str, Any]) -> None:
+            self.many.append(messages)
+
+        async def group_send(self, group: str, message: dict[str, Any]) -> None:
+            self.single.append(group)
+
+    layer = ManyLayer()
+    events = [({"type": "notification.created", "n": n}, [f"user.{n}"]) for n in range(3)]
+    async_to_sync(realtime._send_all)(layer, events)
+    assert layer.single == [] and len(layer.many) == 1
+    assert {group: json.loads(m["texts"][0])["n"] for group, m in layer.many[0].items()} == {
+        "user.0": 0,
+        "user.1": 1,
+        "user.2": 2,
+    }
+    async_to_sync(realtime._send_all)(layer, [({"type": "message.created", "n": 9}, ["inbox.1"])])
+    assert layer.single == ["inbox.1"] and len(layer.many) == 1
