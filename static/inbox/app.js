@@ -447,6 +447,7 @@ function renderTyping() {
 async function loadMessages() {
   const c = state.open;
   const id = c.id;
+  const shownBefore = new Set(state.messages.map((m) => m.id));
   // The whole history across channels: this conversation and the contact's other ones you may see.
   const contact = await get(`contacts/${c.contact.id}/`);
   const others = contact.conversations.filter((other) => other.id !== id).slice(0, 10);
@@ -456,7 +457,12 @@ async function loadMessages() {
   ]);
   if (!state.open || state.open.id !== id) return;
   state.related = new Map(contact.conversations.map((other) => [other.id, other]));
-  state.messages = lists.flat().sort((a, b) => new Date(a.created_at) - new Date(b.created_at) || a.id - b.id);
+  const fetched = lists.flat();
+  const fetchedIds = new Set(fetched.map((m) => m.id));
+  // A message added while this load was in flight (her own reply, a live event) may be newer than what
+  // the server read: it stays.
+  const arrived = state.messages.filter((m) => m.conversation_id === id && !shownBefore.has(m.id) && !fetchedIds.has(m.id));
+  state.messages = [...fetched, ...arrived].sort((a, b) => new Date(a.created_at) - new Date(b.created_at) || a.id - b.id);
   renderMessages();
 }
 

@@ -213,6 +213,69 @@ def test_reconnecting_page_catches_up_on_what_it_missed(
     assert errors == []
 
 
+# The page's fetch, wrapped: a thread's messages come back late, so that the reload is still in flight
+# while the agent goes on working. The window flags say when the response is held and when it is let go.
+SLOW_THREAD_LOADS = """
+(() => {
+  const fetchNow = window.fetch.bind(window);
+  window.fetch = async (url, options = {}) => {
+    const response = await fetchNow(url, options);
+    const method = (options.method || "GET").toUpperCase();
+    if (window.slowThreadLoads && method === "GET" && /conversations\\/\\d+\\/messages\\//.test(String(url))) {
+      window.threadLoadHeld = true;
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      window.threadLoadReleased = true;
+    }
+    return response;
+  };
+})()
+"""
+
+
+def test_a_note_written_while_the_thread_reloads_stays_in_it(
+    sync_playwright: Any, live_server_url: str, agent: Any, inbox: Any, conversation: Any
+) -> None:
+    f.MessageFactory(conversation=conversation, body="First question")
+    f.ChannelIdentityFactory(contact=conversation.contact, kind="web_visitor", value="visitor-carol")
+    with sync_playwright() as playwright:
+        browser = open_browser(playwright)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        errors = watch_errors(page)
+        sign_in(page, live_server_url, agent.username)
+        page.locator(".conversation-row", has_text="Carol Customer").locator(".row-open").click()
+        thread = page.locator("#messages")
+        thread.locator(".message", has_text="First question").wait_for(timeout=WAIT_MS)
+        page.evaluate(SLOW_THREAD_LOADS)
+
+        # The connection drops and the customer writes: back online, the page reloads the open thread.
+        page.evaluate("window.inboxSocket.pause()")
+        page.wait_for_selector("body[data-connection=offline]", timeout=WAIT_MS)
+        in_thread(
+            lambda: services.message_receive_inbound(
+                inbox=inbox, identity_kind="web_visitor", identity_value="visitor-carol", body="Missed while away"
+            )
+        )
+        page.evaluate("window.slowThreadLoads = true")
+        page.evaluate("window.inboxSocket.resume()")
+
+        # While that reload's answer is on its way, she writes a note: it shows at once.
+        page.wait_for_function("() => window.threadLoadHeld === true", timeout=WAIT_MS)
+        page.locator("#mode-note").click()
+        page.locator("#composer-text").fill("Written during the reload")
+        page.locator("#send").click()
+        thread.locator(".message.note", has_text="Written during the reload").wait_for(timeout=WAIT_MS)
+        assert page.evaluate("window.threadLoadReleased === true") is False
+
+        # The reload lands, read before her note was stored: the note stays, and what was missed is there.
+        page.wait_for_function("() => window.threadLoadReleased === true", timeout=WAIT_MS)
+        thread.locator(".message", has_text="Missed while away").wait_for(timeout=WAIT_MS)
+        page.wait_for_timeout(300)
+        assert thread.locator(".message.note", has_text="Written during the reload").count() == 1
+        assert thread.locator(".message", has_text="First question").count() == 1
+        browser.close()
+    assert errors == []
+
+
 def test_two_agents_see_each_others_changes_live(
     sync_playwright: Any, live_server_url: str, agent: Any, teammate: Any, inbox: Any
 ) -> None:
