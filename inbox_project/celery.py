@@ -2,7 +2,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_process_init
+from celery.signals import beat_init, task_postrun, task_prerun, worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inbox_project.settings")
 
@@ -18,6 +18,16 @@ def warm_assistant_classifier(**_: object) -> None:
     from routing.assistant import classifier
 
     classifier.models()
+
+
+@worker_process_init.connect  # each prefork child, after the classifier above (receivers run in order)
+@worker_ready.connect  # the main process (the whole worker with the threads pool), once it is ready
+@beat_init.connect
+def settle_garbage_collector(**_: object) -> None:
+    """Keep what the process loaded at start out of the garbage collector's full passes (core/collector.py)."""
+    from core.collector import settle
+
+    settle()
 
 
 @task_prerun.connect

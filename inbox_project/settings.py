@@ -194,6 +194,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # (a reuse count it never reaches); inbox_project/celery.py recycles them as Django does around a
 # request instead: closed when broken or past their age, else kept for the next task.
 CELERY_DB_REUSE_MAX = 2**62
+# Web servers, workers and beat freeze what they loaded at start out of the garbage collector's
+# full passes (core/collector.py): a full pass over it stopped the process for 130-300 ms.
+GC_FREEZE_AT_START = env_bool("GC_FREEZE_AT_START", True)
 # Customers' messages, accepted by their webhook, are stored by the "inbound" queue's worker.
 CELERY_TASK_ROUTES = {"channels_app.*.tasks.process_inbound_*": {"queue": "inbound"}}
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
