@@ -4,7 +4,9 @@ Starts what the Procfile runs (two daphne web servers, a Celery worker for both 
 dedicated inbound worker and beat) on a fresh database with PostgreSQL and Redis, then drives it
 with an asyncio client (aiohttp) from this process:
 
-- ingest: signed Twilio SMS webhooks (stored, routed, broadcast), spread over both web servers.
+- ingest: signed Twilio SMS webhooks (stored, routed, broadcast), spread over both web servers,
+  with the ``AGENTS`` agents' websockets connected and reading (a process of their own), so that
+  the broadcast reaches the sockets it reaches in production; the baseline runs beside them too.
   Maximum throughput with a closed loop of ``CONCURRENCY`` clients: the webhooks answered (each
   message durable from its answer, stored by the inbound worker after) and the whole path (the
   answered webhooks over the time until the workers have finished everything they set off); then
@@ -18,10 +20,11 @@ with an asyncio client (aiohttp) from this process:
   measured the same way in the same run.
   Targets: throughput >= 50 % of the baseline's; p99 at half load <= 3x the baseline's.
 - end to end: ``AGENTS`` agents connected over websockets (half to each web server); webhooks
-  posted in an open loop at half the maximum whole-path rate, each carrying a sequence number; the
-  time from posting to each agent receiving the message's live event (p50, p99; target p99 <=
-  100 ms) and every agent must receive every sequence number (target: zero lost). Baseline: the
-  round trip of a ping on the same sockets. Both mixes, each at half its own maximum rate.
+  posted in an open loop at half the maximum whole-path rate (measured with agents connected),
+  each carrying a sequence number; the time from posting to each agent receiving the message's
+  live event (p50, p99; target p99 <= 100 ms) and every agent must receive every sequence number
+  (target: zero lost). Baseline: the round trip of a ping on the same sockets. Both mixes, each
+  at half its own maximum rate.
 - memory: peak RSS (VmHWM) of a web server and of the worker (the main process and its pool)
   after the load; baseline: the same process idle, just after start.
 
@@ -438,6 +441,48 @@ async def connect_agents(stack: Stack, session: Any) -> list[Agent]:
     return agents
 
 
+async def _listen(bases: list[str], agent_ids: list[int]) -> None:
+    """Connect the agents and read (and drop) their events until stdin closes: the listening inbox."""
+    import aiohttp
+
+    stack = Stack(env={}, ports=[int(base.rsplit(":", 1)[1]) for base in bases], agent_ids=agent_ids)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        agents = await connect_agents(stack, session)
+        readers = [asyncio.create_task(read_agent(agent, {})) for agent in agents]
+        print("listening", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        for reader in readers:
+            reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        await asyncio.gather(*(asyncio.wait_for(a.socket.close(), 5) for a in agents), return_exceptions=True)
+
+
+@contextlib.contextmanager
+def agents_listening(stack: Stack) -> Iterator[None]:
+    """The ``AGENTS`` agents connected (half to each web server) in a process of their own, for the ingest.
+
+    The whole path includes the broadcast to the agents' sockets, and the end-to-end phase's "half
+    load" is half of what the servers manage with them connected. Their own process, so that reading
+    their frames does not slow this one's load generator.
+    """
+    argv = [PYTHON, "-m", "bench.live", "--listen", ",".join(stack.bases), ",".join(map(str, stack.agent_ids))]
+    listener = subprocess.Popen(argv, cwd=ROOT, env=stack.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert listener.stdout is not None
+        line = listener.stdout.readline()
+        if line.strip() != b"listening":
+            raise RuntimeError(f"the agents' sockets did not connect (exit {listener.poll()})")
+        yield
+    finally:
+        assert listener.stdin is not None
+        listener.stdin.close()
+        try:
+            listener.wait(30)
+        except subprocess.TimeoutExpired:
+            listener.kill()
+            listener.wait(5)
+
+
 async def read_agent(agent: Agent, sent_at: dict[int, float]) -> None:
     import aiohttp
 
@@ -691,14 +736,15 @@ def main() -> int:
     with stack_running() as stack:
         idle = {name: max(memory_kb(pid, "VmRSS") for pid in stack.pids(name)) for name in ("web.1", "worker.1")}
         idle_tree = sum(memory_kb(pid, "VmRSS") for pid in stack.pids("worker.1"))
-        base = _ingest(stack, baseline=True)
-        _drain_queues(stack)
-        hooks = {"new": _ingest(stack, baseline=False)}
-        _drain_queues(stack)
-        _open_returning_conversations(stack)
-        _drain_queues(stack)
-        hooks["mixed"] = _ingest(stack, baseline=False, returning=RETURNING_SHARE)
-        _drain_queues(stack)
+        with agents_listening(stack):
+            base = _ingest(stack, baseline=True)
+            _drain_queues(stack)
+            hooks = {"new": _ingest(stack, baseline=False)}
+            _drain_queues(stack)
+            _open_returning_conversations(stack)
+            _drain_queues(stack)
+            hooks["mixed"] = _ingest(stack, baseline=False, returning=RETURNING_SHARE)
+            _drain_queues(stack)
         for mix, hook in hooks.items():
             _report_ingest(mix, hook, base)
         for first_seq, (mix, hook) in enumerate(hooks.items(), start=3):
@@ -736,4 +782,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--listen"]:
+        import django
+
+        django.setup()
+        asyncio.run(_listen(sys.argv[2].split(","), [int(pk) for pk in sys.argv[3].split(",")]))
+        sys.exit(0)
     sys.exit(main())
