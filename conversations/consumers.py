@@ -9,6 +9,7 @@ in production), never in the database.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -99,6 +100,32 @@ class LiveEventConsumer(AsyncJsonWebsocketConsumer):
         for text in message["texts"]:
             await self.send(text_data=text)
 
+    def take_live_events_directly(self) -> None:
+        """Have the channel layer hand this socket its live events as they arrive (core/pubsub_layer.py).
+
+        They skip channels' receive loop and the consumer's queue: one task per event and socket
+        writes the frames. Call once the socket is accepted and has said hello; a layer without
+        the fast path (the in-memory one) leaves everything as it was.
+        """
+        register = getattr(self.channel_layer, "deliver_directly", None)
+        if register is None:
+            return
+        self._sending: set[asyncio.Task[None]] = set()
+        register(self.channel_name, self._take_live_event)
+
+    def _take_live_event(self, message: dict[str, Any]) -> bool:
+        if message.get("type") != DELIVERY_TYPE:
+            return False  # anything else goes through the consumer's dispatch, as before
+        task = asyncio.get_running_loop().create_task(self.live_event(message))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+        return True
+
+    def stop_taking_live_events_directly(self) -> None:
+        register = getattr(self.channel_layer, "deliver_directly", None)
+        if register is not None and getattr(self, "channel_name", None):
+            register(self.channel_name, None)
+
 
 class AgentConsumer(LiveEventConsumer):
     groups: list[str] = []
@@ -129,9 +156,11 @@ class AgentConsumer(LiveEventConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         await self.send_json({"type": "hello", "user_id": user.pk, "inbox_ids": inbox_ids})
+        self.take_live_events_directly()
         await database_sync_to_async(_presence)(user, connected=True, opening=True)
 
     async def disconnect(self, code: int) -> None:
+        self.stop_taking_live_events_directly()
         for group in getattr(self, "joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
         if getattr(self, "joined", None):

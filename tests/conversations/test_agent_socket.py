@@ -176,3 +176,47 @@ def test_a_commits_events_reach_a_socket_in_one_message_as_one_frame_each_encode
         group: {"type": realtime.DELIVERY_TYPE, "texts": [json.dumps(created), json.dumps(updated)]},
         realtime.user_group(agent.pk): {"type": realtime.DELIVERY_TYPE, "texts": [json.dumps(notified)]},
     }
+
+
+@pytest.mark.redis
+def test_with_the_redis_layer_live_events_skip_the_consumers_queue_and_keep_their_order(agent, inbox, monkeypatch):
+    """The production layer hands a socket its live events directly (core/pubsub_layer.py): frames in order."""
+    import os
+
+    from conversations.consumers import LiveEventConsumer
+
+    layers = {
+        "default": {
+            "BACKEND": "core.pubsub_layer.PubSubChannelLayer",
+            "CONFIG": {"hosts": [os.environ["TEST_REDIS_URL"]], "prefix": f"direct-{os.getpid()}"},
+        }
+    }
+    dispatched: list[str] = []
+    real_dispatch = LiveEventConsumer.dispatch
+
+    async def recording_dispatch(self: Any, message: dict[str, Any]) -> None:
+        dispatched.append(message["type"])
+        await real_dispatch(self, message)
+
+    monkeypatch.setattr(LiveEventConsumer, "dispatch", recording_dispatch)
+
+    async def scenario() -> None:
+        layer = get_channel_layer()
+        communicator = await connect("/ws/agent/", agent)
+        connected, _ = await communicator.connect()
+        assert connected
+        await communicator.receive_json_from()  # hello
+        direct = layer._get_layer().direct
+        assert len(direct) == 1
+        for n in range(3):
+            texts = [json.dumps({"type": "message.created", "n": n, "part": part}) for part in (1, 2)]
+            await layer.group_send(realtime.inbox_group(inbox.pk), realtime.delivery_message(*texts))
+        frames = [await communicator.receive_json_from(timeout=5) for _ in range(6)]
+        assert [(f["n"], f["part"]) for f in frames] == [(n, part) for n in range(3) for part in (1, 2)]
+        assert realtime.DELIVERY_TYPE not in dispatched
+        await communicator.disconnect()
+        assert direct == {}
+        await layer.flush()
+
+    with override_settings(CHANNEL_LAYERS=layers):
+        async_to_sync(scenario)()
