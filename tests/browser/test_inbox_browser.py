@@ -169,18 +169,29 @@ def test_an_agents_day_in_the_inbox(
     assert Message.objects.filter(conversation=conversation, is_private_note=True).count() == 1
 
 
+def _carol_wrote(conversation: Any) -> None:
+    """Carol's conversation has her first message; she writes from the web chat as a known visitor."""
+    f.MessageFactory(conversation=conversation, body="First question")
+    f.ChannelIdentityFactory(contact=conversation.contact, kind="web_visitor", value="visitor-carol")
+
+
+def _open_carols_thread(playwright: Any, server: str, agent: Any) -> tuple[Any, Any, list[str]]:
+    """Carol's conversation open in the agent's inbox: the browser, the page and its errors."""
+    browser = open_browser(playwright)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors = watch_errors(page)
+    sign_in(page, server, agent.username)
+    page.locator(".conversation-row", has_text="Carol Customer").locator(".row-open").click()
+    page.locator("#messages .message", has_text="First question").wait_for(timeout=WAIT_MS)
+    return browser, page, errors
+
+
 def test_reconnecting_page_catches_up_on_what_it_missed(
     sync_playwright: Any, live_server_url: str, agent: Any, inbox: Any, conversation: Any
 ) -> None:
-    f.MessageFactory(conversation=conversation, body="First question")
-    f.ChannelIdentityFactory(contact=conversation.contact, kind="web_visitor", value="visitor-carol")
+    _carol_wrote(conversation)
     with sync_playwright() as playwright:
-        browser = open_browser(playwright)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        errors = watch_errors(page)
-        sign_in(page, live_server_url, agent.username)
-        page.locator(".conversation-row", has_text="Carol Customer").locator(".row-open").click()
-        page.locator("#messages .message", has_text="First question").wait_for(timeout=WAIT_MS)
+        browser, page, errors = _open_carols_thread(playwright, live_server_url, agent)
 
         # The connection drops; meanwhile the customer writes again and someone new writes in.
         page.evaluate("window.inboxSocket.pause()")
@@ -235,16 +246,10 @@ SLOW_THREAD_LOADS = """
 def test_a_note_written_while_the_thread_reloads_stays_in_it(
     sync_playwright: Any, live_server_url: str, agent: Any, inbox: Any, conversation: Any
 ) -> None:
-    f.MessageFactory(conversation=conversation, body="First question")
-    f.ChannelIdentityFactory(contact=conversation.contact, kind="web_visitor", value="visitor-carol")
+    _carol_wrote(conversation)
     with sync_playwright() as playwright:
-        browser = open_browser(playwright)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        errors = watch_errors(page)
-        sign_in(page, live_server_url, agent.username)
-        page.locator(".conversation-row", has_text="Carol Customer").locator(".row-open").click()
+        browser, page, errors = _open_carols_thread(playwright, live_server_url, agent)
         thread = page.locator("#messages")
-        thread.locator(".message", has_text="First question").wait_for(timeout=WAIT_MS)
         page.evaluate(SLOW_THREAD_LOADS)
 
         # The connection drops and the customer writes: back online, the page reloads the open thread.
