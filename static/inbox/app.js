@@ -21,6 +21,7 @@ const state = {
   filters: {},
   rows: [], // conversations in the list, in order
   next: null,
+  listLoads: 0, // list loads started: an answer to an older one than the latest is stale
   cursor: -1, // keyboard position in the list
   selected: new Set(),
   selectMatching: false,
@@ -159,8 +160,11 @@ function listParams(extra = {}) {
 
 async function loadList({ keepSelection = false } = {}) {
   const errorNode = $("#list-error");
+  const load = ++state.listLoads;
   try {
     const page = await get("conversations/", listParams());
+    // A search, view or sort chosen meanwhile has its own load: this answer is for what was asked before.
+    if (load !== state.listLoads) return;
     errorNode.hidden = true;
     state.rows = page.results;
     state.next = page.next;
@@ -170,6 +174,7 @@ async function loadList({ keepSelection = false } = {}) {
     }
     renderList();
   } catch (error) {
+    if (load !== state.listLoads) return;
     errorNode.textContent = error.message;
     errorNode.hidden = false;
     if (!(error instanceof ApiError)) report(error);
@@ -178,8 +183,10 @@ async function loadList({ keepSelection = false } = {}) {
 
 async function loadMore() {
   if (!state.next) return;
+  const load = state.listLoads;
   const next = new URL(state.next);
   const page = await request("GET", next.pathname + next.search);
+  if (load !== state.listLoads) return;
   state.rows.push(...page.results.filter((row) => !state.rows.some((r) => r.id === row.id)));
   state.next = page.next;
   renderList();
@@ -242,12 +249,14 @@ function renderList() {
 // Is the changed conversation in the current list? One small query with the list's own filters.
 async function refreshRow(id) {
   const q = `${state.q} id:${id}`.trim();
+  const load = state.listLoads;
   let page;
   try {
     page = await get("conversations/", listParams({ q, page_size: 1, view: state.q ? "" : state.view }));
   } catch (error) {
     return; // a search the server refuses is shown by loadList; nothing to add here
   }
+  if (load !== state.listLoads) return; // the list was loaded again meanwhile, perhaps for another search
   const fresh = page.results[0];
   const index = state.rows.findIndex((row) => row.id === id);
   if (index >= 0) state.rows.splice(index, 1);

@@ -150,11 +150,12 @@ def test_an_agents_day_in_the_inbox(
         assert page.evaluate("document.activeElement.id") == "search"
         page.keyboard.type(f"phone:{CAROL_PHONE}")
         page.keyboard.press("Enter")
+        # The search's own rows: the list shown before it (Carol's and Dave's) also has two.
         page.wait_for_function(
-            "() => document.querySelectorAll('#conversation-list .conversation-row').length === 2", timeout=WAIT_MS
+            "() => [...document.querySelectorAll('#conversation-list .row-name')].map((n) => n.textContent)"
+            ".join('|') === 'Carol <b>Customer</b>|Carol <b>Customer</b>'",
+            timeout=WAIT_MS,
         )
-        names = page.locator("#conversation-list .row-name").all_inner_texts()
-        assert names == ["Carol <b>Customer</b>", "Carol <b>Customer</b>"]
         page.locator("#search").fill('"unrelated question"')
         page.keyboard.press("Enter")
         page.locator("#conversation-list .conversation-row", has_text="Dave Other").wait_for(timeout=WAIT_MS)
@@ -277,6 +278,57 @@ def test_a_note_written_while_the_thread_reloads_stays_in_it(
         page.wait_for_timeout(300)
         assert thread.locator(".message.note", has_text="Written during the reload").count() == 1
         assert thread.locator(".message", has_text="First question").count() == 1
+        browser.close()
+    assert errors == []
+
+
+# List loads without a search come back late while the flag is set (the same wrapping as above).
+SLOW_LIST_LOADS = """
+(() => {
+  const fetchNow = window.fetch.bind(window);
+  window.fetch = async (url, options = {}) => {
+    const held = window.slowListLoads && /\\/conversations\\/\\?/.test(String(url)) && !/[?&]q=[^&]/.test(String(url));
+    const response = await fetchNow(url, options);
+    if (held) {
+      window.listLoadHeld = true;
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      window.listLoadReleased = true;
+    }
+    return response;
+  };
+})()
+"""
+
+
+def test_a_search_is_not_overwritten_by_an_older_list_load_that_answers_late(
+    sync_playwright: Any, live_server_url: str, agent: Any, inbox: Any, conversation: Any
+) -> None:
+    _carol_wrote(conversation)
+    dave = f.ConversationFactory(inbox=inbox, contact=f.ContactFactory(name="Dave Other"))
+    f.MessageFactory(conversation=dave, body="Unrelated question")
+    with sync_playwright() as playwright:
+        browser, page, errors = _open_carols_thread(playwright, live_server_url, agent)
+        rows = page.locator("#conversation-list .row-name")
+        page.locator("#conversation-list .conversation-row", has_text="Dave Other").wait_for(timeout=WAIT_MS)
+        page.evaluate(SLOW_LIST_LOADS)
+
+        # She changes the order (a list load that answers late), then searches before it answers.
+        page.evaluate("window.slowListLoads = true")
+        page.locator("#sort").select_option("oldest")
+        page.wait_for_function("() => window.listLoadHeld === true", timeout=WAIT_MS)
+        page.evaluate("window.slowListLoads = false")
+        page.locator("#search").fill('"First question"')
+        page.locator("#search").press("Enter")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#conversation-list .row-name')].map((n) => n.textContent)"
+            ".join('|') === 'Carol Customer'",
+            timeout=WAIT_MS,
+        )
+
+        # The older load lands: what she searched for stays.
+        page.wait_for_function("() => window.listLoadReleased === true", timeout=WAIT_MS)
+        page.wait_for_timeout(300)
+        assert rows.all_inner_texts() == ["Carol Customer"]
         browser.close()
     assert errors == []
 
