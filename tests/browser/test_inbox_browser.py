@@ -225,23 +225,26 @@ def test_reconnecting_page_catches_up_on_what_it_missed(
     assert errors == []
 
 
-# The page's fetch, wrapped: a thread's messages come back late, so that the reload is still in flight
-# while the agent goes on working. The window flags say when the response is held and when it is let go.
-SLOW_THREAD_LOADS = """
-(() => {
-  const fetchNow = window.fetch.bind(window);
-  window.fetch = async (url, options = {}) => {
-    const response = await fetchNow(url, options);
-    const method = (options.method || "GET").toUpperCase();
-    if (window.slowThreadLoads && method === "GET" && /conversations\\/\\d+\\/messages\\//.test(String(url))) {
-      window.threadLoadHeld = true;
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      window.threadLoadReleased = true;
-    }
-    return response;
-  };
-})()
-"""
+def _answer_late(page: Any, name: str, matches: str) -> None:
+    """Wrap the page's fetch: while ``window.<name>Slow`` is set, the answers to requests that ``matches``
+    (a JavaScript test of ``url`` and ``method``) come back 1.5 s late; ``window.<name>Held`` and
+    ``window.<name>Released`` say when such an answer is held and when it is let go."""
+    page.evaluate(
+        """(() => {
+          const fetchNow = window.fetch.bind(window);
+          window.fetch = async (url, options = {}) => {
+            const method = (options.method || "GET").toUpperCase();
+            const held = window.NAMESlow && (MATCHES);
+            const response = await fetchNow(url, options);
+            if (held) {
+              window.NAMEHeld = true;
+              await new Promise((resolve) => setTimeout(resolve, 1500));
+              window.NAMEReleased = true;
+            }
+            return response;
+          };
+        })()""".replace("NAME", name).replace("MATCHES", matches)
+    )
 
 
 def test_a_note_written_while_the_thread_reloads_stays_in_it(
@@ -251,7 +254,7 @@ def test_a_note_written_while_the_thread_reloads_stays_in_it(
     with sync_playwright() as playwright:
         browser, page, errors = _open_carols_thread(playwright, live_server_url, agent)
         thread = page.locator("#messages")
-        page.evaluate(SLOW_THREAD_LOADS)
+        _answer_late(page, "thread", r'method === "GET" && /conversations\/\d+\/messages\//.test(String(url))')
 
         # The connection drops and the customer writes: back online, the page reloads the open thread.
         page.evaluate("window.inboxSocket.pause()")
@@ -261,43 +264,25 @@ def test_a_note_written_while_the_thread_reloads_stays_in_it(
                 inbox=inbox, identity_kind="web_visitor", identity_value="visitor-carol", body="Missed while away"
             )
         )
-        page.evaluate("window.slowThreadLoads = true")
+        page.evaluate("window.threadSlow = true")
         page.evaluate("window.inboxSocket.resume()")
 
         # While that reload's answer is on its way, she writes a note: it shows at once.
-        page.wait_for_function("() => window.threadLoadHeld === true", timeout=WAIT_MS)
+        page.wait_for_function("() => window.threadHeld === true", timeout=WAIT_MS)
         page.locator("#mode-note").click()
         page.locator("#composer-text").fill("Written during the reload")
         page.locator("#send").click()
         thread.locator(".message.note", has_text="Written during the reload").wait_for(timeout=WAIT_MS)
-        assert page.evaluate("window.threadLoadReleased === true") is False
+        assert page.evaluate("window.threadReleased === true") is False
 
         # The reload lands, read before her note was stored: the note stays, and what was missed is there.
-        page.wait_for_function("() => window.threadLoadReleased === true", timeout=WAIT_MS)
+        page.wait_for_function("() => window.threadReleased === true", timeout=WAIT_MS)
         thread.locator(".message", has_text="Missed while away").wait_for(timeout=WAIT_MS)
         page.wait_for_timeout(300)
         assert thread.locator(".message.note", has_text="Written during the reload").count() == 1
         assert thread.locator(".message", has_text="First question").count() == 1
         browser.close()
     assert errors == []
-
-
-# List loads without a search come back late while the flag is set (the same wrapping as above).
-SLOW_LIST_LOADS = """
-(() => {
-  const fetchNow = window.fetch.bind(window);
-  window.fetch = async (url, options = {}) => {
-    const held = window.slowListLoads && /\\/conversations\\/\\?/.test(String(url)) && !/[?&]q=[^&]/.test(String(url));
-    const response = await fetchNow(url, options);
-    if (held) {
-      window.listLoadHeld = true;
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      window.listLoadReleased = true;
-    }
-    return response;
-  };
-})()
-"""
 
 
 def test_a_search_is_not_overwritten_by_an_older_list_load_that_answers_late(
@@ -310,13 +295,13 @@ def test_a_search_is_not_overwritten_by_an_older_list_load_that_answers_late(
         browser, page, errors = _open_carols_thread(playwright, live_server_url, agent)
         rows = page.locator("#conversation-list .row-name")
         page.locator("#conversation-list .conversation-row", has_text="Dave Other").wait_for(timeout=WAIT_MS)
-        page.evaluate(SLOW_LIST_LOADS)
+        _answer_late(page, "list", r"/\/conversations\/\?/.test(String(url)) && !/[?&]q=[^&]/.test(String(url))")
 
         # She changes the order (a list load that answers late), then searches before it answers.
-        page.evaluate("window.slowListLoads = true")
+        page.evaluate("window.listSlow = true")
         page.locator("#sort").select_option("oldest")
-        page.wait_for_function("() => window.listLoadHeld === true", timeout=WAIT_MS)
-        page.evaluate("window.slowListLoads = false")
+        page.wait_for_function("() => window.listHeld === true", timeout=WAIT_MS)
+        page.evaluate("window.listSlow = false")
         page.locator("#search").fill('"First question"')
         page.locator("#search").press("Enter")
         page.wait_for_function(
@@ -326,7 +311,7 @@ def test_a_search_is_not_overwritten_by_an_older_list_load_that_answers_late(
         )
 
         # The older load lands: what she searched for stays.
-        page.wait_for_function("() => window.listLoadReleased === true", timeout=WAIT_MS)
+        page.wait_for_function("() => window.listReleased === true", timeout=WAIT_MS)
         page.wait_for_timeout(300)
         assert rows.all_inner_texts() == ["Carol Customer"]
         browser.close()
