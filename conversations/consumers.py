@@ -29,6 +29,7 @@ from conversations.realtime import (
 )
 from conversations.selectors import inbox_ids_visible_to
 from conversations.ui import connections, viewers
+from core import frames
 
 # An agent's "still typing" is relayed at most this often; a change of state always is.
 TYPING_RELAY_SECONDS = 2.0
@@ -88,6 +89,8 @@ class LiveEventConsumer(AsyncJsonWebsocketConsumer):
     socket's own frames, connect and disconnect) still go through channels' dispatch.
     """
 
+    _frame_writer: frames.FrameWriter | None
+
     async def dispatch(self, message: dict[str, Any]) -> None:
         if message.get("type") == DELIVERY_TYPE:
             await self.live_event(message)
@@ -96,15 +99,27 @@ class LiveEventConsumer(AsyncJsonWebsocketConsumer):
 
     async def live_event(self, message: dict[str, Any]) -> None:
         # Encoded once by the sender (realtime.delivery_message); one frame per event, written
-        # together, so the server adds the socket to its writers once for all of them.
+        # together, so the server adds the socket to its writers once for all of them. Under
+        # daphne framed once per server, not once per socket (core/frames.py).
+        if self._write_frames(message):
+            return
         for text in message["texts"]:
             await self.send(text_data=text)
+
+    def _write_frames(self, message: dict[str, Any]) -> bool:
+        """Write the message as frames framed once per server (core/frames.py); False: not served so."""
+        try:
+            writer = self._frame_writer
+        except AttributeError:  # the first live event of this socket
+            writer = self._frame_writer = frames.frame_writer(self.scope)
+        return writer is not None and writer(message)
 
     def take_live_events_directly(self) -> None:
         """Have the channel layer hand this socket its live events as they arrive (core/pubsub_layer.py).
 
-        They skip channels' receive loop and the consumer's queue: one task per event and socket
-        writes the frames. Call once the socket is accepted and has said hello; a layer without
+        They skip channels' receive loop and the consumer's queue. Under daphne the handler writes
+        them at once, framed once per server (core/frames.py); elsewhere one task per event and
+        socket sends them. Call once the socket is accepted and has said hello; a layer without
         the fast path (the in-memory one) leaves everything as it was.
         """
         register = getattr(self.channel_layer, "deliver_directly", None)
@@ -116,6 +131,8 @@ class LiveEventConsumer(AsyncJsonWebsocketConsumer):
     def _take_live_event(self, message: dict[str, Any]) -> bool:
         if message.get("type") != DELIVERY_TYPE:
             return False  # anything else goes through the consumer's dispatch, as before
+        if self._write_frames(message):
+            return True  # written at once: nothing to wait for
         task = asyncio.get_running_loop().create_task(self.live_event(message))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)

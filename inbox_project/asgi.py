@@ -13,6 +13,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from channels_app.webchat.routing import with_widget_sockets  # noqa: E402
 from core.collector import settle  # noqa: E402
+from core.frames import KeepServerSend  # noqa: E402
 from inbox_project.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -20,8 +21,9 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         # The widget's socket is used from customers' websites: it checks each inbox's allowed origins itself.
         # Everything else (the agents' socket) only from our own hosts.
-        "websocket": with_widget_sockets(
-            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+        # The server's own send kept for the agents' live events (core/frames.py).
+        "websocket": KeepServerSend(
+            with_widget_sockets(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))))
         ),
     }
 )

@@ -30,6 +30,7 @@ from conversations.models import Conversation, Message
 from conversations.realtime import send_event_on_commit, visitor_group
 from tests import factories as f
 from tests.core.test_run_modes import free_port
+from tests.servers import daphne_serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -109,24 +110,8 @@ def redis_layer(settings: Any) -> None:
 
 @pytest.fixture
 def live_server_url(redis_layer: None, transactional_db: Any) -> Iterator[str]:
-    from daphne.testing import DaphneProcess
-
-    # The child is forked with these settings (test database, Redis layer); it opens its own connections.
-    # Pooled ones too: a pool kept open across the fork would hand the child this process's sockets,
-    # and both would talk over one PostgreSQL connection at once.
-    connections.close_all()
-    for connection in connections.all():
-        if getattr(connection, "pool", None) is not None:
-            connection.close_pool()
-    server = DaphneProcess("127.0.0.1", _application)
-    server.start()
-    try:
-        if not server.ready.wait(timeout=30):
-            pytest.fail("the daphne server did not start within 30 s")
-        yield f"http://127.0.0.1:{server.port.value}"
-    finally:
-        server.terminate()
-        server.join(10)
+    with daphne_serving(_application) as url:
+        yield url
 
 
 @contextlib.contextmanager

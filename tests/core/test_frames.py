@@ -1,0 +1,87 @@
+"""Live events under a real daphne: framed once per server, written to each agent's socket (core/frames.py).
+
+The server is the product's ASGI application in a daphne child process (``daphne.testing``), on
+this run's database and the production channel layer on Redis; the agents are real websocket
+clients (the ``websockets`` library, which rejects any frame a server must not send).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from websockets.sync.client import connect
+from websockets.typing import Origin
+
+from conversations import realtime
+from core import frames
+from tests import factories as f
+from tests.servers import daphne_serving
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+# Frames made in the server process, counted in shared memory (the server is a forked child).
+FRAMED = multiprocessing.Value("i", 0)
+
+
+class CountedFrame(frames.PreparedMessage):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        with FRAMED.get_lock():
+            FRAMED.value += 1
+
+
+@pytest.fixture
+def daphne_url(settings: Any, transactional_db: Any, monkeypatch: Any) -> Iterator[str]:
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "core.pubsub_layer.PubSubChannelLayer",
+            "CONFIG": {"hosts": [os.environ["TEST_REDIS_URL"]], "prefix": f"frames-{time.monotonic_ns()}"},
+        }
+    }
+    monkeypatch.setattr(frames, "PreparedMessage", CountedFrame)
+
+    def application() -> Any:
+        from inbox_project.asgi import application
+
+        return application
+
+    with daphne_serving(application) as url:
+        yield url.replace("http", "ws", 1)
+
+
+def test_an_event_is_framed_once_per_server_and_every_agent_reads_it_in_order(daphne_url):
+    agents = [f.AgentFactory(username=f"agent{n}") for n in range(3)]
+    inbox = f.InboxFactory(kind="sms", members=agents)
+    with contextlib.ExitStack() as stack:
+        sockets = []
+        for agent in agents:
+            url = f"{daphne_url}/ws/agent/?ticket={realtime.issue_ticket(agent.pk)}"
+            socket = stack.enter_context(connect(url, origin=Origin("http://127.0.0.1:8000")))
+            assert json.loads(socket.recv(timeout=10))["type"] == "hello"
+            sockets.append(socket)
+        FRAMED.value = 0
+        # Customers write "<" and non-ASCII text: a frame's length is of the UTF-8 bytes, not the characters.
+        texts = [json.dumps({"type": "message.created", "n": n, "body": "Grüße <b>€</b> " * n}) for n in range(1, 4)]
+        group_send = async_to_sync(get_channel_layer().group_send)
+        group_send(realtime.inbox_group(inbox.pk), realtime.delivery_message(*texts))
+        for socket in sockets:
+            assert [socket.recv(timeout=10) for _ in texts] == texts
+        assert FRAMED.value == len(texts)  # once per text for the three sockets, not once per socket
+        # The socket still speaks both ways after the prepared frames: a ping is answered.
+        sockets[0].send(json.dumps({"type": "ping"}))
+        assert json.loads(sockets[0].recv(timeout=10)) == {"type": "pong"}
+
+
+def test_a_socket_served_by_anything_but_daphne_sends_as_usual():
+    # The embedded runner and channels' test communicator: no daphne reply handler in the scope.
+    assert frames.frame_writer({"type": "websocket"}) is None
+    assert frames.frame_writer({"type": "websocket", frames.SCOPE_KEY: lambda message: None}) is None
