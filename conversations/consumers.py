@@ -90,6 +90,8 @@ class LiveEventConsumer(AsyncJsonWebsocketConsumer):
     """
 
     _frame_writer: frames.FrameWriter | None
+    # The socket's user id as the delivery messages' ``personal`` key (realtime.Personal); None: none are hers.
+    personal_key: str | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         if message.get("type") == DELIVERY_TYPE:
@@ -103,8 +105,15 @@ class LiveEventConsumer(AsyncJsonWebsocketConsumer):
         # daphne framed once per server, not once per socket (core/frames.py).
         if self._write_frames(message):
             return
-        for text in message["texts"]:
+        for text in [*message["texts"], *self._own_texts(message)]:
             await self.send(text_data=text)
+
+    def _own_texts(self, message: dict[str, Any]) -> list[str]:
+        """The message's events for this socket's user alone (realtime.Personal)."""
+        personal = message.get("personal")
+        if not personal or self.personal_key is None:
+            return []
+        return list(personal.get(self.personal_key, ()))
 
     def _write_frames(self, message: dict[str, Any]) -> bool:
         """Write the message as frames framed once per server (core/frames.py); False: not served so."""
@@ -112,7 +121,7 @@ class LiveEventConsumer(AsyncJsonWebsocketConsumer):
             writer = self._frame_writer
         except AttributeError:  # the first live event of this socket
             writer = self._frame_writer = frames.frame_writer(self.scope)
-        return writer is not None and writer(message)
+        return writer is not None and writer(message, self._own_texts(message))
 
     def take_live_events_directly(self) -> None:
         """Have the channel layer hand this socket its live events as they arrive (core/pubsub_layer.py).
@@ -161,6 +170,7 @@ class AgentConsumer(LiveEventConsumer):
             return
         inbox_ids = await database_sync_to_async(inbox_ids_visible_to)(user)
         self.user = user
+        self.personal_key = str(user.pk)
         self.user_name = await database_sync_to_async(_agent_name)(user)
         self.inbox_ids = inbox_ids
         self.places: dict[int, tuple[int, str] | None] = {}

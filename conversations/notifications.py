@@ -38,7 +38,7 @@ from conversations.models import (
     default_notification_preferences,
     preferences_want,
 )
-from conversations.realtime import is_muted, send_events_on_commit, user_group
+from conversations.realtime import Personal, inbox_group, is_muted, send_events_on_commit, user_group
 from core import outbox
 
 logger = logging.getLogger(__name__)
@@ -65,8 +65,13 @@ def notify(
     actor: Any,
     title: str,
     body: str = "",
+    via: str | None = None,
 ) -> list[Notification]:
-    """Tell each recipient (except ``actor``) of ``kind``, as each one chose; the in-app notifications made."""
+    """Tell each recipient (except ``actor``) of ``kind``, as each one chose; the in-app notifications made.
+
+    ``via``: a group every recipient's sockets are in (an inbox's, for its members), whose one
+    message then carries all their live notifications (``realtime.Personal``).
+    """
     if kind not in NotificationKind.values:
         raise ValueError(f"unknown notification kind {kind!r}")
     if is_muted():  # an import of history (the demo data): nobody is to be told of it now
@@ -95,7 +100,7 @@ def notify(
         [
             (
                 {"type": "notification.created", "notification": notification_payload(notification)},
-                [user_group(notification.recipient_id)],
+                [Personal(notification.recipient_id, via=via) if via else user_group(notification.recipient_id)],
             )
             for notification in made
         ]
@@ -197,6 +202,7 @@ def new_conversation_notify(*, conversation_id: int, preview: str) -> list[Notif
             actor=None,
             title=f"New conversation from {_contact_name(conversation)} ({conversation.inbox.name})",
             body=preview,
+            via=inbox_group(conversation.inbox_id),  # all of them are members: their sockets are in it
         )
 
 

@@ -53,6 +53,27 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+class Personal(str):
+    """A user's own group (equal to ``user_group``) whose events travel in the message of a group she is in.
+
+    A new conversation tells each of an inbox's 200 members of their own notification: 200 groups,
+    200 messages for the channel layer and for every web server to decode, most of a server's pub/sub
+    reading (bench.live, py-spy). Addressed as ``Personal(user_id, via=inbox_group(...))``, they go
+    in the inbox group's one message instead (:func:`delivery_message`), each socket of the group
+    forwarding only its own user's. Only for users whose sockets are all in ``via`` (an inbox's
+    members, for its group). Everything else sees the user group's name.
+    """
+
+    via: str
+    user_key: str
+
+    def __new__(cls, user_id: int, *, via: str) -> Personal:
+        group = super().__new__(cls, user_group(user_id))
+        group.via = via
+        group.user_key = str(user_id)
+        return group
+
+
 def visitor_group(conversation_id: int) -> str:
     """The customer's side of a conversation (the web chat widget): never private notes."""
     return f"visitor.{conversation_id}"
@@ -247,24 +268,34 @@ async def delivered() -> None:
 SEND_CONCURRENCY = 8
 
 
-def delivery_message(*texts: str) -> dict[str, Any]:
+def delivery_message(*texts: str, personal: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """What a group is sent: its events of one commit as JSON, in order, each to be one frame.
 
     Encoded once by the sender; a server forwards the texts to each of its sockets as they are
     (the consumers parse nothing, and the channel layer unpacks a few strings per socket, not
-    the events' dictionaries).
+    the events' dictionaries). ``personal``: events for single users (by user id, as a string)
+    whose sockets are in the group (:class:`Personal`), forwarded by their own sockets only,
+    after the group's.
     """
-    return {"type": DELIVERY_TYPE, "texts": list(texts)}
+    message: dict[str, Any] = {"type": DELIVERY_TYPE, "texts": list(texts)}
+    if personal:
+        message["personal"] = personal
+    return message
 
 
 def _messages_by_group(events: list[tuple[dict[str, Any], list[str]]]) -> dict[str, dict[str, Any]]:
     """One delivery message per group with the group's events in the order they were queued."""
     texts: dict[str, list[str]] = {}
+    personal: dict[str, dict[str, list[str]]] = {}
     for event, groups in events:
         encoded = json.dumps(event)
         for group in groups:
-            texts.setdefault(group, []).append(encoded)
-    return {group: delivery_message(*group_texts) for group, group_texts in texts.items()}
+            if isinstance(group, Personal):
+                texts.setdefault(group.via, [])
+                personal.setdefault(group.via, {}).setdefault(group.user_key, []).append(encoded)
+            else:
+                texts.setdefault(group, []).append(encoded)
+    return {group: delivery_message(*group_texts, personal=personal.get(group)) for group, group_texts in texts.items()}
 
 
 async def _send_all(layer: Any, events: list[tuple[dict[str, Any], list[str]]]) -> None:

@@ -18,7 +18,7 @@ socket that is not open, as daphne would not.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
 from autobahn.websocket.protocol import PreparedMessage
@@ -28,8 +28,9 @@ SCOPE_KEY = "inbox.server_send"
 # (core/pubsub_layer.py) and the same dictionary is handed to each of its sockets.
 FRAMES_KEY = "_frames"
 
-# Writes a delivered message's texts to the socket as frames; False when it could not (send as usual).
-FrameWriter = Callable[[MutableMapping[str, Any]], bool]
+# Writes a delivered message's texts, then the socket's own texts, as frames; False when it could
+# not (send as usual).
+FrameWriter = Callable[[MutableMapping[str, Any], Sequence[str]], bool]
 
 
 class KeepServerSend:
@@ -65,7 +66,7 @@ def frame_writer(scope: dict[str, Any]) -> FrameWriter | None:
         return None
     state_open = protocol.STATE_OPEN
 
-    def write(message: MutableMapping[str, Any]) -> bool:
+    def write(message: MutableMapping[str, Any], own: Sequence[str] = ()) -> bool:
         if protocol.state != state_open:
             return False  # not yet open, or closing: the usual path knows what to do
         connection = connections.get(protocol)
@@ -73,6 +74,8 @@ def frame_writer(scope: dict[str, Any]) -> FrameWriter | None:
             return True  # gone: daphne would drop it too
         for frame in frames(message):
             protocol.sendPreparedMessage(frame)
+        for text in own:  # this socket's alone: framed for it
+            protocol.sendPreparedMessage(PreparedMessage(text.encode(), False, False, True))
         return True
 
     return write

@@ -28,6 +28,19 @@ async def connect(path: str, user: Any = None) -> WebsocketCommunicator:
     return communicator
 
 
+def recorded_group_sends(layer: Any, monkeypatch: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Every (group, message) the layer is sent from now on; still sent."""
+    sent: list[tuple[str, dict[str, Any]]] = []
+    original = layer.group_send
+
+    async def recording(group: str, message: dict[str, Any]) -> None:
+        sent.append((group, message))
+        await original(group, message)
+
+    monkeypatch.setattr(layer, "group_send", recording)
+    return sent
+
+
 def live(event: dict[str, Any], group: str) -> None:
     async_to_sync(get_channel_layer().group_send)(group, realtime.delivery_message(json.dumps(event)))
 
@@ -139,15 +152,8 @@ def test_forwarding_a_live_event_takes_no_trip_through_the_sync_thread(agent, in
 @override_settings(CHANNEL_LAYERS=IN_MEMORY)
 def test_a_commits_events_reach_a_socket_in_one_message_as_one_frame_each_encoded_once(agent, inbox, monkeypatch):
     """The sender puts each event's JSON in the group's one message; each socket sends those texts, a frame each."""
-    sent: list[tuple[str, dict[str, Any]]] = []
     layer = get_channel_layer()
-    original = layer.group_send
-
-    async def recording(group: str, message: dict[str, Any]) -> None:
-        sent.append((group, message))
-        await original(group, message)
-
-    monkeypatch.setattr(layer, "group_send", recording)
+    sent = recorded_group_sends(layer, monkeypatch)
     ticket = realtime.issue_ticket(agent.pk)
     group = realtime.inbox_group(inbox.pk)
     created = {"type": "message.created", "message": {"id": 3, "body": "Caf\u00e9 <b>"}}
@@ -220,3 +226,50 @@ def test_with_the_redis_layer_live_events_skip_the_consumers_queue_and_keep_thei
 
     with override_settings(CHANNEL_LAYERS=layers):
         async_to_sync(scenario)()
+
+
+@override_settings(CHANNEL_LAYERS=IN_MEMORY)
+def test_events_for_single_members_ride_in_the_inbox_groups_one_message_and_reach_only_their_own(
+    agent, teammate, inbox, monkeypatch
+):
+    """A new conversation tells 200 members: one message to the inbox group, not one each (realtime.Personal)."""
+    layer = get_channel_layer()
+    sent = recorded_group_sends(layer, monkeypatch)
+    group = realtime.inbox_group(inbox.pk)
+    created = {"type": "conversation.created", "conversation": {"id": 7}}
+    hers = {"type": "notification.created", "notification": {"id": 1}}
+    his = {"type": "notification.created", "notification": {"id": 2}}
+
+    async def scenario() -> None:
+        sockets = []
+        for user in (agent, teammate):
+            communicator = await connect(f"/ws/agent/?ticket={realtime.issue_ticket(user.pk)}")
+            assert (await communicator.connect())[0]
+            await communicator.receive_json_from()  # hello
+            sockets.append(communicator)
+        await realtime._send_all(
+            layer,
+            [
+                (created, [group]),
+                (hers, [realtime.Personal(agent.pk, via=group)]),
+                (his, [realtime.Personal(teammate.pk, via=group)]),
+            ],
+        )
+        assert [await sockets[0].receive_json_from() for _ in range(2)] == [created, hers]
+        assert [await sockets[1].receive_json_from() for _ in range(2)] == [created, his]
+        for communicator in sockets:
+            assert await communicator.receive_nothing(timeout=0.2)
+            await communicator.disconnect()
+
+    async_to_sync(scenario)()
+    assert [(to, message) for to, message in sent if to.startswith("inbox.")] == [
+        (
+            group,
+            realtime.delivery_message(
+                json.dumps(created), personal={str(agent.pk): [json.dumps(hers)], str(teammate.pk): [json.dumps(his)]}
+            ),
+        )
+    ]
+    assert not [to for to, _ in sent if to.startswith("user.")]  # nothing to the members' own groups
+    # Everything else knows it by the user's own group's name.
+    assert realtime.Personal(agent.pk, via=group) == realtime.user_group(agent.pk)

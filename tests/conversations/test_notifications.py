@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from conversations import notifications, realtime, services
 from conversations.models import Conversation, Notification, NotificationKind, Priority
-from conversations.realtime import user_group
+from conversations.realtime import inbox_group, user_group
 from conversations.tasks import notify_new_conversation
 from core.models import ApiToken, OutboxEntry, OutboxState
 from routing import services as assistant_services
@@ -58,6 +58,8 @@ def test_a_new_conversation_notifies_the_inbox_members_live(
     assert notification.body == "Hello there"
     sent = live_events.of_type("notification.created")  # each checked against its schema by the fixture
     assert sorted(live_events.groups_of("notification.created")) == [[user_group(agent.pk)], [user_group(teammate.pk)]]
+    # All in the inbox group's one message, each socket forwarding its own user's (realtime.Personal).
+    assert {group.via for [group] in live_events.groups_of("notification.created")} == {inbox_group(sms_inbox.pk)}
     assert {e["notification"]["kind"] for e in sent} == {"new_conversation"}
     assert {e["notification"]["conversation_id"] for e in sent} == {conversation.pk}
 

@@ -71,11 +71,14 @@ def test_an_event_is_framed_once_per_server_and_every_agent_reads_it_in_order(da
         FRAMED.value = 0
         # Customers write "<" and non-ASCII text: a frame's length is of the UTF-8 bytes, not the characters.
         texts = [json.dumps({"type": "message.created", "n": n, "body": "Grüße <b>€</b> " * n}) for n in range(1, 4)]
-        group_send = async_to_sync(get_channel_layer().group_send)
-        group_send(realtime.inbox_group(inbox.pk), realtime.delivery_message(*texts))
-        for socket in sockets:
+        # And one event for the first agent alone (a notification, realtime.Personal).
+        hers = json.dumps({"type": "notification.created", "notification": {"id": 1}})
+        message = realtime.delivery_message(*texts, personal={str(agents[0].pk): [hers]})
+        async_to_sync(get_channel_layer().group_send)(realtime.inbox_group(inbox.pk), message)
+        assert [sockets[0].recv(timeout=10) for _ in range(4)] == [*texts, hers]
+        for socket in sockets[1:]:
             assert [socket.recv(timeout=10) for _ in texts] == texts
-        assert FRAMED.value == len(texts)  # once per text for the three sockets, not once per socket
+        assert FRAMED.value == len(texts) + 1  # once per text for the three sockets, not once per socket
         # The socket still speaks both ways after the prepared frames: a ping is answered.
         sockets[0].send(json.dumps({"type": "ping"}))
         assert json.loads(sockets[0].recv(timeout=10)) == {"type": "pong"}
