@@ -446,6 +446,7 @@ async def _listen(bases: list[str], agent_ids: list[int]) -> None:
     import aiohttp
 
     stack = Stack(env={}, ports=[int(base.rsplit(":", 1)[1]) for base in bases], agent_ids=agent_ids)
+    settle_collector()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         agents = await connect_agents(stack, session)
         readers = [asyncio.create_task(read_agent(agent, {})) for agent in agents]
@@ -526,11 +527,25 @@ async def ping_round_trips(agents: list[Agent], *, rate: float, seconds: float) 
     return samples
 
 
+def settle_collector() -> None:
+    """Leave what this process has loaded (Django, the fixtures) out of its garbage collector's full passes.
+
+    The agents' sockets are read here: a full collection walking this process's 165,000 objects
+    stopped them for 120 ms once per end-to-end run (a ``gc.callbacks`` probe), and every event
+    that arrived meanwhile counted the client's pause as the product's latency. Done as the
+    servers do it (core/collector.py).
+    """
+    from core.collector import settle
+
+    settle()
+
+
 async def end_to_end(
     stack: Stack, *, rate: float, seconds: float, first_seq: int, returning: float = 0.0
 ) -> dict[str, Any]:
     import aiohttp
 
+    settle_collector()
     # No connection limit: each agent's socket holds one of the connector's connections, and
     # aiohttp's default limit of 100 left the 101st ws_connect waiting until the session's timeout.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
