@@ -12,16 +12,20 @@ this module lets a consumer reach it.
 the scope. Under daphne that is its reply handler bound to the socket's protocol, from which
 :func:`frame_writer` makes a writer; under any other server (the embedded runner, tests'
 communicators) there is none and the consumer sends as usual. The writer sends nothing on a
-socket that is not open, as daphne would not.
+socket that is not open, as daphne would not, and a socket whose write fails is logged and
+skipped: the writes happen one socket after another in the channel layer's reader.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
 from autobahn.websocket.protocol import PreparedMessage
+
+logger = logging.getLogger(__name__)
 
 SCOPE_KEY = "inbox.server_send"
 # Where a delivered message keeps its frames once framed: the message is decoded once per server
@@ -72,10 +76,15 @@ def frame_writer(scope: dict[str, Any]) -> FrameWriter | None:
         connection = connections.get(protocol)
         if connection is None or connection.get("disconnected"):
             return True  # gone: daphne would drop it too
-        for frame in frames(message):
-            protocol.sendPreparedMessage(frame)
-        for text in own:  # this socket's alone: framed for it
-            protocol.sendPreparedMessage(PreparedMessage(text.encode(), False, False, True))
+        try:
+            for frame in frames(message):
+                protocol.sendPreparedMessage(frame)
+            for text in own:  # this socket's alone: framed for it
+                protocol.sendPreparedMessage(PreparedMessage(text.encode(), False, False, True))
+        except Exception:
+            # Written from the channel layer's reader, between other sockets' writes: a failure here
+            # must not keep the event from them. This socket's page resyncs when it reconnects.
+            logger.exception("live events not written to the socket of %s", getattr(protocol, "peer", "a client"))
         return True
 
     return write

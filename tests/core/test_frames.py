@@ -8,6 +8,7 @@ clients (the ``websockets`` library, which rejects any frame a server must not s
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import multiprocessing
 import os
@@ -25,8 +26,6 @@ from conversations import realtime
 from core import frames
 from tests import factories as f
 from tests.servers import daphne_serving
-
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 # Frames made in the server process, counted in shared memory (the server is a forked child).
 FRAMED = multiprocessing.Value("i", 0)
@@ -58,6 +57,10 @@ def daphne_url(settings: Any, transactional_db: Any, monkeypatch: Any) -> Iterat
         yield url.replace("http", "ws", 1)
 
 
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
 def test_an_event_is_framed_once_per_server_and_every_agent_reads_it_in_order(daphne_url):
     agents = [f.AgentFactory(username=f"agent{n}") for n in range(3)]
     inbox = f.InboxFactory(kind="sms", members=agents)
@@ -88,3 +91,55 @@ def test_a_socket_served_by_anything_but_daphne_sends_as_usual():
     # The embedded runner and channels' test communicator: no daphne reply handler in the scope.
     assert frames.frame_writer({"type": "websocket"}) is None
     assert frames.frame_writer({"type": "websocket", frames.SCOPE_KEY: lambda message: None}) is None
+
+
+class _Socket:
+    """Stands for autobahn's server protocol as daphne holds it: a state and the broadcast API."""
+
+    STATE_OPEN = 3
+
+    def __init__(self, *, fails: bool = False) -> None:
+        self.state = self.STATE_OPEN
+        self.peer = "tcp:127.0.0.1:5555"
+        self.fails = fails
+        self.written: list[bytes] = []
+
+    def sendPreparedMessage(self, frame: Any) -> None:  # autobahn's name
+        if self.fails:
+            raise ConnectionResetError("peer gone")
+        self.written.append(frame.payloadHybi)
+
+
+class _Server:
+    """Stands for daphne's server: its connections, and the reply handler it binds to each socket."""
+
+    def __init__(self) -> None:
+        self.connections: dict[Any, dict[str, Any]] = {}
+
+    async def handle_reply(self, protocol: Any, message: dict[str, Any]) -> None:
+        raise AssertionError("the frames go around it")
+
+
+def _writer(server: _Server, socket: _Socket) -> Any:
+    server.connections[socket] = {"connected": 0.0}
+    return frames.frame_writer({"type": "websocket", frames.SCOPE_KEY: functools.partial(server.handle_reply, socket)})
+
+
+def test_a_socket_that_fails_to_take_its_frames_does_not_keep_them_from_the_next(caplog):
+    server, broken, fine = _Server(), _Socket(fails=True), _Socket()
+    message = realtime.delivery_message('{"type": "x"}')
+    assert _writer(server, broken)(message, ()) is True  # logged and dropped, not raised into the layer's reader
+    assert _writer(server, fine)(message, ()) is True
+    assert fine.written == [b"\x81\x0d" + b'{"type": "x"}']  # one unmasked text frame, 13 bytes
+    assert "live events not written to the socket of tcp:127.0.0.1:5555" in caplog.text
+
+
+def test_a_socket_not_open_is_left_to_the_usual_path_and_a_gone_one_gets_nothing():
+    server, closing, gone = _Server(), _Socket(), _Socket()
+    message = realtime.delivery_message('{"type": "x"}')
+    closing_writer, gone_writer = _writer(server, closing), _writer(server, gone)
+    closing.state = 2  # closing: autobahn's own send decides what still goes
+    assert closing_writer(message, ()) is False
+    server.connections[gone]["disconnected"] = 1.0
+    assert gone_writer(message, ()) is True
+    assert closing.written == gone.written == []
