@@ -10,6 +10,7 @@ in production), never in the database.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -89,7 +90,6 @@ class LiveEventConsumer(AsyncJsonWebsocketConsumer):
     socket's own frames, connect and disconnect) still go through channels' dispatch.
     """
 
-    _frame_writer: frames.FrameWriter | None
     # The socket's user id as the delivery messages' ``personal`` key (realtime.Personal); None: none are hers.
     personal_key: str | None = None
 
@@ -103,9 +103,10 @@ class LiveEventConsumer(AsyncJsonWebsocketConsumer):
         # Encoded once by the sender (realtime.delivery_message); one frame per event, written
         # together, so the server adds the socket to its writers once for all of them. Under
         # daphne framed once per server, not once per socket (core/frames.py).
-        if self._write_frames(message):
+        own = self._own_texts(message)
+        if self._write_frames(message, own):
             return
-        for text in [*message["texts"], *self._own_texts(message)]:
+        for text in [*message["texts"], *own]:
             await self.send(text_data=text)
 
     def _own_texts(self, message: dict[str, Any]) -> list[str]:
@@ -115,13 +116,13 @@ class LiveEventConsumer(AsyncJsonWebsocketConsumer):
             return []
         return list(personal.get(self.personal_key, ()))
 
-    def _write_frames(self, message: dict[str, Any]) -> bool:
+    @functools.cached_property
+    def _frame_writer(self) -> frames.FrameWriter | None:
+        return frames.frame_writer(self.scope)
+
+    def _write_frames(self, message: dict[str, Any], own: list[str]) -> bool:
         """Write the message as frames framed once per server (core/frames.py); False: not served so."""
-        try:
-            writer = self._frame_writer
-        except AttributeError:  # the first live event of this socket
-            writer = self._frame_writer = frames.frame_writer(self.scope)
-        return writer is not None and writer(message, self._own_texts(message))
+        return self._frame_writer is not None and self._frame_writer(message, own)
 
     def take_live_events_directly(self) -> None:
         """Have the channel layer hand this socket its live events as they arrive (core/pubsub_layer.py).
@@ -140,7 +141,7 @@ class LiveEventConsumer(AsyncJsonWebsocketConsumer):
     def _take_live_event(self, message: dict[str, Any]) -> bool:
         if message.get("type") != DELIVERY_TYPE:
             return False  # anything else goes through the consumer's dispatch, as before
-        if self._write_frames(message):
+        if self._write_frames(message, self._own_texts(message)):
             return True  # written at once: nothing to wait for
         task = asyncio.get_running_loop().create_task(self.live_event(message))
         self._sending.add(task)

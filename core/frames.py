@@ -49,11 +49,16 @@ class KeepServerSend:
         return await self.app(scope, receive, send)
 
 
+def _frame(text: str) -> PreparedMessage:
+    """A server's text frame (unmasked), never compressed: valid on any connection, compression or not."""
+    return PreparedMessage(text.encode(), False, False, True)
+
+
 def frames(message: MutableMapping[str, Any]) -> list[PreparedMessage]:
     """The message's texts as server frames, framed at the first call and kept in the message."""
     prepared = message.get(FRAMES_KEY)
     if prepared is None:
-        prepared = [PreparedMessage(text.encode(), False, False, True) for text in message["texts"]]
+        prepared = [_frame(text) for text in message["texts"]]
         message[FRAMES_KEY] = prepared
     return prepared
 
@@ -80,7 +85,7 @@ def frame_writer(scope: dict[str, Any]) -> FrameWriter | None:
             for frame in frames(message):
                 protocol.sendPreparedMessage(frame)
             for text in own:  # this socket's alone: framed for it
-                protocol.sendPreparedMessage(PreparedMessage(text.encode(), False, False, True))
+                protocol.sendPreparedMessage(_frame(text))
         except Exception:
             # Written from the channel layer's reader, between other sockets' writes: a failure here
             # must not keep the event from them. This socket's page resyncs when it reconnects.
