@@ -4,9 +4,9 @@ A live event goes to every agent of an inbox: under daphne, each socket's copy w
 channels' session wrapper, daphne's reply handling and autobahn's framing, one by one, though
 every copy is the same frame (a server's frames are not masked). With 100 agents per server that
 was most of a daphne's event loop while webhooks arrived (bench.live, py-spy: two fifths of it,
-the writes to the sockets another fifth). autobahn's own broadcast API frames a message once
-(``PreparedMessage``) and writes it to any number of connections (``sendPreparedMessage``);
-this module lets a consumer reach it.
+the writes to the sockets another fifth). Here a message's texts are framed once per server, as
+autobahn's broadcast API (``PreparedMessage``) frames them, and each socket is handed the same
+bytes in one write, straight to the kernel when nothing waits before them (:func:`_write_now`).
 
 :class:`KeepServerSend`, outermost in the websocket stack, keeps the server's own ``send`` in
 the scope. Under daphne that is its reply handler bound to the socket's protocol, from which
@@ -24,6 +24,7 @@ from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
 from autobahn.websocket.protocol import PreparedMessage
+from twisted.internet import tcp
 
 logger = logging.getLogger(__name__)
 
@@ -49,29 +50,71 @@ class KeepServerSend:
         return await self.app(scope, receive, send)
 
 
-def _frame(text: str) -> PreparedMessage:
-    """A server's text frame (unmasked), never compressed: valid on any connection, compression or not."""
-    return PreparedMessage(text.encode(), False, False, True)
+def _frame(text: str) -> bytes:
+    """A server's text frame (unmasked) on the wire, never compressed: valid on any connection, compression or not."""
+    return bytes(PreparedMessage(text.encode(), False, False, True).payloadHybi)
 
 
-def frames(message: MutableMapping[str, Any]) -> list[PreparedMessage]:
-    """The message's texts as server frames, framed at the first call and kept in the message."""
-    prepared = message.get(FRAMES_KEY)
-    if prepared is None:
-        prepared = [_frame(text) for text in message["texts"]]
-        message[FRAMES_KEY] = prepared
-    return prepared
+def frames(message: MutableMapping[str, Any]) -> bytes:
+    """The message's texts as server frames, one after the other: framed at the first call and kept in the message."""
+    framed = message.get(FRAMES_KEY)
+    if framed is None:
+        framed = b"".join(_frame(text) for text in message["texts"])
+        message[FRAMES_KEY] = framed
+    return framed
+
+
+def _write(protocol: Any, data: bytes) -> None:
+    """Write a socket's frames: now if it can take them (:func:`_write_now`), else as autobahn writes them."""
+    if protocol.send_queue or not _write_now(protocol.transport, data):
+        protocol.sendData(data)
+
+
+def _write_now(transport: Any, data: bytes) -> bool:
+    """Hand bytes to the kernel at once when nothing waits before them; False (nothing done) when something does.
+
+    autobahn's ``sendData`` gives them to Twisted, which adds the socket to the event loop's
+    writers and removes it again once a later turn of the loop has written them: per socket and
+    event, two changes to the poller and a trip through Twisted's logging context, most of what a
+    daphne still did for a live event once frames were made once (bench.live, py-spy). A socket
+    with room in its kernel buffer (almost always: a live event is a few hundred bytes) takes
+    them here; what it does not take is queued behind, the usual way, so the bytes keep their order.
+    """
+    if not isinstance(transport, tcp.Connection) or _waiting(transport):
+        return False
+    sent = transport.writeSomeData(data)
+    if not isinstance(sent, int):  # the connection is lost: Twisted finds out on its next write, as it would
+        sent = 0
+    if sent < len(data):
+        transport.write(data[sent:])
+    return True
+
+
+def _waiting(transport: Any) -> bool:
+    """Bytes Twisted holds for the socket, or a transport that is not plainly open for writing (or speaks TLS).
+
+    A producer registered on the transport (the HTTP channel the socket was upgraded from) needs
+    no care: it is paused only when Twisted's buffer fills, and then bytes are waiting.
+    """
+    return bool(
+        len(transport.dataBuffer) > transport.offset
+        or transport._tempDataLen
+        or getattr(transport, "TLS", False)
+        or not transport.connected
+        or transport.disconnecting
+        or transport._writeDisconnected
+    )
 
 
 def frame_writer(scope: dict[str, Any]) -> FrameWriter | None:
-    """A writer of prepared frames to this socket when daphne serves it; None under any other server."""
+    """A writer of framed events to this socket when daphne serves it; None under any other server."""
     send = scope.get(SCOPE_KEY)
     if not isinstance(send, functools.partial) or len(send.args) != 1:
         return None
     server = getattr(send.func, "__self__", None)
     protocol = send.args[0]
     connections = getattr(server, "connections", None)
-    if not isinstance(connections, dict) or not hasattr(protocol, "sendPreparedMessage"):
+    if not isinstance(connections, dict) or not hasattr(protocol, "sendData"):
         return None
     state_open = protocol.STATE_OPEN
 
@@ -82,10 +125,10 @@ def frame_writer(scope: dict[str, Any]) -> FrameWriter | None:
         if connection is None or connection.get("disconnected"):
             return True  # gone: daphne would drop it too
         try:
-            for frame in frames(message):
-                protocol.sendPreparedMessage(frame)
-            for text in own:  # this socket's alone: framed for it
-                protocol.sendPreparedMessage(_frame(text))
+            data = frames(message)
+            if own:  # this socket's alone: framed for it, after the group's
+                data += b"".join(_frame(text) for text in own)
+            _write(protocol, data)
         except Exception:
             # Written from the channel layer's reader, between other sockets' writes: a failure here
             # must not keep the event from them. This socket's page resyncs when it reconnects.
