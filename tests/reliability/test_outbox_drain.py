@@ -93,6 +93,28 @@ def test_an_eager_kick_runs_the_drain_at_commit(committed: Any) -> None:
     assert OutboxEntry.objects.get().state == OutboxState.DONE
 
 
+def test_a_drain_delivered_again_after_its_worker_died_runs_what_is_fresh_and_leaves_the_rest_to_the_sweep(
+    committed: Any, kicks: list[Any], settings: Any
+) -> None:
+    from core import counters
+
+    settings.OUTBOX_MAX_INTERRUPTIONS = 3
+    with committed():
+        poison = outbox.enqueue(HEARTBEAT, "poison", batched=True)
+        fresh = outbox.enqueue(HEARTBEAT, "fresh", batched=True)
+    assert poison and fresh
+    assert outbox.claim_batch(HEARTBEAT, size=1) == [(poison.pk, 1)]  # the run that killed its worker
+    key = "task-unfinished-runs:drain-1"
+    counters.forget(key)
+    for _ in range(3):  # had drains been counted, three deaths would drop the next delivery
+        counters.hit(key, 60)
+    outbox.drain_task.apply(args=[HEARTBEAT], task_id="drain-1")
+    assert (beats("fresh"), beats("poison")) == (1, 0)  # not dropped, and the dead run's entry not run again
+    poison.refresh_from_db()
+    assert (poison.state, poison.attempts) == (OutboxState.RUNNING, 1)  # the sweep's, once its lease is over
+    assert counters.get(key) == 3  # a drain neither counts nor clears a count
+
+
 def test_a_failed_run_is_recorded_and_a_retryable_one_goes_to_the_sweep(
     committed: Any, kicks: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
