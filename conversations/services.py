@@ -227,6 +227,7 @@ def _store_attachments(message: Message, attachments: Sequence[InboundAttachment
 
     from conversations.uploads import safe_filename
 
+    stored = []
     for item in attachments:
         if len(item.content) > settings.MAX_ATTACHMENT_BYTES:
             raise ServiceError(f"{item.filename} is larger than {settings.MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB.")
@@ -236,6 +237,16 @@ def _store_attachments(message: Message, attachments: Sequence[InboundAttachment
         )
         attachment.file.save(name, ContentFile(item.content), save=False)
         attachment.save()
+        stored.append(attachment)
+    # A new message's attachments are these: its payload lists them without reading them back. Stored
+    # as prefetch_related() stores what it read, so message.attachments.all() returns them.
+    known = message.attachments.all()
+    known._result_cache = stored
+    known._prefetch_done = True  # type: ignore[attr-defined]
+    message._prefetched_objects_cache = {  # type: ignore[attr-defined]
+        **getattr(message, "_prefetched_objects_cache", {}),
+        "attachments": known,
+    }
 
 
 # --- Contacts ---------------------------------------------------------------------------------
@@ -413,8 +424,8 @@ def message_receive_inbound(
         raise ServiceError(str(exc)) from None
     if not body.strip() and not attachments and not subject.strip():
         raise ServiceError("The message is empty.")
-    # A retried delivery is recognised inside the transaction, under the contact's lock (one
-    # query fewer for every first delivery than a check here as well).
+    # A retried delivery is recognised by its message's INSERT, under the contact's lock (no query
+    # for it on a first delivery, the usual case).
     try:
         return _receive(
             inbox=inbox,
@@ -455,11 +466,6 @@ def _receive(
         contact = _locked_contact_for_identity(kind=identity_kind, value=value, name=contact_name)
         if contact.merged_into_id is not None:  # an identity left behind by a merge in flight
             contact = Contact.objects.select_for_update().get(pk=contact.merged_into_id)
-        if (
-            channel_message_id is not None
-            and Message.objects.filter(inbox=inbox, channel_message_id=channel_message_id).exists()
-        ):
-            raise _DuplicateDelivery
         given = contact_name.strip()[:200]
         if given and given != contact.name and (not contact.name or _named_by_identity(contact)):
             contact.name = given
@@ -501,20 +507,21 @@ def _receive(
             )
 
         try:
-            with transaction.atomic():
-                message = Message.objects.create(
-                    conversation=conversation,
-                    inbox=inbox,
-                    direction=Direction.INBOUND,
-                    sender_kind=SenderKind.CONTACT,
-                    sender_contact=contact,
-                    subject=subject[:300],
-                    body=body,
-                    html=html,
-                    channel_message_id=channel_message_id,
-                    metadata=metadata,
-                    created_at=now,
-                )
+            # A retried delivery is refused here by the unique (inbox, channel_message_id): the whole
+            # transaction, any conversation or name it changed included, rolls back as it leaves.
+            message = Message.objects.create(
+                conversation=conversation,
+                inbox=inbox,
+                direction=Direction.INBOUND,
+                sender_kind=SenderKind.CONTACT,
+                sender_contact=contact,
+                subject=subject[:300],
+                body=body,
+                html=html,
+                channel_message_id=channel_message_id,
+                metadata=metadata,
+                created_at=now,
+            )
         except IntegrityError:
             raise _DuplicateDelivery from None
         _store_attachments(message, attachments)

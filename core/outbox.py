@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import logging
 import socket
 import threading
@@ -183,10 +184,11 @@ def kick(task_name: str) -> bool:
     return True
 
 
-def claim_batch(task_name: str, *, size: int = DRAIN_BATCH, now: datetime | None = None) -> list[tuple[int, int]]:
-    """Start runs of up to ``size`` fresh entries of the task, oldest first: (entry id, attempt) each.
+def claim_batch(task_name: str, *, size: int = DRAIN_BATCH, now: datetime | None = None) -> list[tuple[int, list[Any]]]:
+    """Start runs of up to ``size`` fresh entries of the task, oldest first: (entry id, arguments) each.
 
-    Fresh: pending and never run. One statement; concurrent drains skip each other's rows. An entry
+    Fresh: pending and never run, so each run is the entry's first attempt. One statement, its own
+    transaction, returning what the runs need; concurrent drains skip each other's rows. An entry
     that has run before (a retry, a run whose worker died) is the sweep's to publish.
     """
     now = now or timezone.now()
@@ -199,31 +201,34 @@ def claim_batch(task_name: str, *, size: int = DRAIN_BATCH, now: datetime | None
         f'WITH "picked" AS MATERIALIZED (SELECT "id" FROM "{table}" WHERE "task_name" = %s AND "state" = %s '  # noqa: S608
         f'AND "attempts" = 0 ORDER BY "id" LIMIT %s{skip_locked}) '
         f'UPDATE "{table}" SET "state" = %s, "attempts" = 1, "available_at" = %s '
-        f'WHERE "id" IN (SELECT "id" FROM "picked") AND "state" = %s AND "attempts" = 0 RETURNING "id"'
+        f'WHERE "id" IN (SELECT "id" FROM "picked") AND "state" = %s AND "attempts" = 0 RETURNING "id", "args"'
     )
     leased_until = now + timedelta(seconds=_lease(None))
     params: list[Any] = [task_name, OutboxState.PENDING, size, OutboxState.RUNNING, leased_until, OutboxState.PENDING]
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return sorted((row[0], 1) for row in cursor.fetchall())
+        rows = cursor.fetchall()
+    # JSON comes back as text (Django's PostgreSQL and SQLite backends), as the model field would read it.
+    return sorted((entry_id, json.loads(args) if isinstance(args, str | bytes) else args) for entry_id, args in rows)
 
 
-def _run_claimed(task: Any, entry: OutboxEntry, attempt: int) -> None:
-    """One claimed entry's run inside a drain, recorded as :class:`OutboxTask` records its own runs."""
+def _run_claimed(task: Any, entry_id: int, args: list[Any]) -> None:
+    """One claimed entry's run (its first attempt) inside a drain, recorded as :class:`OutboxTask` records its own."""
+    attempt = 1
     try:
-        task.run(*entry.args)
+        task.run(*args)
     except Exception as exc:
         if isinstance(exc, tuple(getattr(task, "autoretry_for", ()) or ())):
             # Its own message from now on, after the task's backoff: no Celery retry is coming, so the
             # sweep publishes it once that is over (not a lease later, as after a Celery retry).
             pause = timedelta(seconds=int(getattr(task, "retry_backoff", 0) or 0) or 1)
-            _record(entry.pk, attempt, state=OutboxState.PENDING, available_at=timezone.now() + pause)
-            logger.warning("outbox entry %s (%s) will be retried: %s", entry.pk, task.name, exc)
+            _record(entry_id, attempt, state=OutboxState.PENDING, available_at=timezone.now() + pause)
+            logger.warning("outbox entry %s (%s) will be retried: %s", entry_id, task.name, exc)
         else:
-            fail(entry.pk, attempt, exc)
-            logger.exception("outbox entry %s (%s) failed", entry.pk, task.name)
+            fail(entry_id, attempt, exc)
+            logger.exception("outbox entry %s (%s) failed", entry_id, task.name)
         return
-    finish(entry.pk, attempt)
+    finish(entry_id, attempt)
 
 
 def drain(task_name: str, *, limit: int = DRAIN_RUN_LIMIT) -> int:
@@ -235,12 +240,16 @@ def drain(task_name: str, *, limit: int = DRAIN_RUN_LIMIT) -> int:
         return 0
     ran = 0
     while ran < limit:
-        claimed = dict(claim_batch(task_name, size=min(DRAIN_BATCH, limit - ran)))
-        if not claimed:
+        size = min(DRAIN_BATCH, limit - ran)
+        claimed = claim_batch(task_name, size=size)
+        for entry_id, args in claimed:
+            _run_claimed(task, entry_id, args)
+        ran += len(claimed)
+        if len(claimed) < size:
+            # Every fresh entry committed before the claim was taken, but for those a concurrent drain
+            # holds; one committed since this drain began kicked a drain of its own (the kick was
+            # forgotten above). So no claim is left to make: it would find nothing.
             return ran
-        for entry in OutboxEntry.objects.filter(pk__in=list(claimed)).only("id", "args").order_by("pk"):
-            _run_claimed(task, entry, claimed[entry.pk])
-            ran += 1
     kick(task_name)  # more may be waiting: a fresh drain, behind whatever else the queue holds
     return ran
 

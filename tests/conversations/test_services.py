@@ -78,6 +78,25 @@ def test_duplicate_message_sid_creates_one_message(sms_inbox, live_events, commi
     assert live_events.sent == []
 
 
+def test_a_retried_delivery_changes_nothing_it_would_have_changed(sms_inbox, agent, live_events, committed):
+    # Its INSERT refuses it after the conversation was reopened and the contact named: all rolled back.
+    first = receive(sms_inbox, channel_message_id="SM-late", phone="+14155550177").message
+    conversation = first.conversation
+    services.conversation_set_status(conversation=conversation, status=Status.RESOLVED, actor=agent)
+    events_before = ConversationEvent.objects.count()
+    live_events.clear()
+    with committed():
+        again = receive(
+            sms_inbox, channel_message_id="SM-late", phone="+14155550177", contact_name="Renamed", body="late retry"
+        )
+    assert not again.created and again.message.pk == first.pk
+    conversation.refresh_from_db()
+    assert conversation.status == Status.RESOLVED and conversation.message_count == 1
+    assert conversation.contact.name != "Renamed"
+    assert ConversationEvent.objects.count() == events_before
+    assert live_events.sent == []
+
+
 def test_same_channel_id_in_another_inbox_is_a_different_message(sms_inbox, agent):
     other = f.InboxFactory(kind="sms", members=[agent])
     receive(sms_inbox, channel_message_id="SM-x")
@@ -133,14 +152,18 @@ def test_empty_inbound_message_is_refused(sms_inbox):
     assert not Conversation.objects.exists()
 
 
-def test_inbound_attachments_are_stored_with_safe_names(sms_inbox):
+def test_inbound_attachments_are_stored_with_safe_names(sms_inbox, live_events, committed):
     attachment = services.InboundAttachment(
         filename="../../etc/pass\u200bwd.png", content_type="image/png", content=b"png"
     )
-    message = receive(sms_inbox, attachments=[attachment]).message
+    with committed():
+        message = receive(sms_inbox, attachments=[attachment]).message
     stored = message.attachments.get()
     assert stored.filename == "passwd.png" and stored.size == 3
     assert stored.file.read() == b"png"
+    # The live message lists them (known as they were stored, not read back).
+    (created,) = live_events.of_type("message.created")
+    assert [a["filename"] for a in created["message"]["attachments"]] == ["passwd.png"]
 
 
 def test_email_thread_from_another_contact_is_not_joined(agent):

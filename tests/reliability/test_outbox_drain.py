@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -70,6 +71,43 @@ def test_a_drain_runs_what_was_committed_once_it_started_and_stops_at_its_limit(
     assert OutboxEntry.objects.filter(state=OutboxState.DONE).count() == 7
 
 
+def test_a_drain_claims_with_its_arguments_and_stops_at_a_short_batch(
+    committed: Any, kicks: list[Any], django_assert_num_queries: Any
+) -> None:
+    for index in range(3):
+        with committed():
+            outbox.enqueue(HEARTBEAT, f"counted-{index}", batched=True)
+    with CaptureQueriesContext(connection) as queries:
+        assert outbox.drain(HEARTBEAT) == 3
+    on_entries = [q["sql"] for q in queries.captured_queries if "core_outboxentry" in q["sql"]]
+    # One claim that returns the arguments (no read after it, no claim that finds nothing), a finish each.
+    assert len(on_entries) == 4, on_entries
+    assert on_entries[0].startswith("WITH")
+    assert all(sql.startswith("UPDATE") for sql in on_entries[1:])
+    assert all(beats(f"counted-{index}") == 1 for index in range(3))
+
+
+def test_an_entry_committed_while_a_drain_runs_kicks_a_drain_of_its_own(
+    committed: Any, kicks: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with committed():
+        outbox.enqueue(HEARTBEAT, "first", batched=True)
+    assert len(kicks) == 1
+    run_claimed = outbox._run_claimed
+
+    def run_and_receive_another(task: Any, entry_id: int, args: list[Any]) -> None:
+        run_claimed(task, entry_id, args)
+        if args == ["first"]:
+            with committed():
+                outbox.enqueue(HEARTBEAT, "later", batched=True)
+
+    monkeypatch.setattr(outbox, "_run_claimed", run_and_receive_another)
+    assert outbox.drain(HEARTBEAT) == 1  # its batch came back short: it stops without looking again
+    assert len(kicks) == 2  # but the later entry's commit kicked a fresh drain, which runs it
+    assert outbox.drain(HEARTBEAT) == 1
+    assert (beats("first"), beats("later")) == (1, 1)
+
+
 def test_a_drain_takes_only_fresh_entries_of_its_own_task(committed: Any, kicks: list[Any]) -> None:
     with committed():
         fresh = outbox.enqueue(HEARTBEAT, "fresh", batched=True)
@@ -103,7 +141,7 @@ def test_a_drain_delivered_again_after_its_worker_died_runs_what_is_fresh_and_le
         poison = outbox.enqueue(HEARTBEAT, "poison", batched=True)
         fresh = outbox.enqueue(HEARTBEAT, "fresh", batched=True)
     assert poison and fresh
-    assert outbox.claim_batch(HEARTBEAT, size=1) == [(poison.pk, 1)]  # the run that killed its worker
+    assert outbox.claim_batch(HEARTBEAT, size=1) == [(poison.pk, ["poison"])]  # the run that killed its worker
     key = "task-unfinished-runs:drain-1"
     counters.forget(key)
     for _ in range(3):  # had drains been counted, three deaths would drop the next delivery
@@ -190,7 +228,7 @@ def test_concurrent_drains_skip_each_others_rows(kicks: list[Any]) -> None:
         outbox.enqueue(HEARTBEAT, f"shared-{index}", batched=True)
     held = threading.Event()
     release = threading.Event()
-    taken_by_other: list[tuple[int, int]] = []
+    taken_by_other: list[tuple[int, list[Any]]] = []
 
     def other_drain() -> None:
         try:
