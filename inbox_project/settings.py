@@ -15,6 +15,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from core.redis_pool import redis_cache
 from inbox_project.env import env_bool, env_float, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -177,7 +178,8 @@ if REDIS_URL:
             # channels_redis's pub/sub layer, publishing many groups in one round trip (core/pubsub_layer.py).
             "default": {"BACKEND": "core.pubsub_layer.PubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
         }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # One connection pool per process (core/redis_pool.py), not one per request.
+    CACHES = {"default": redis_cache(REDIS_URL)}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "core.channel_layer.EmbeddedChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
