@@ -9,6 +9,7 @@ agree with the data.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
@@ -279,15 +280,42 @@ def _contact_for_identity(*, kind: str, value: str, name: str) -> Contact:
         return ChannelIdentity.objects.select_related("contact").get(kind=kind, value=value).contact
 
 
-def _locked_contact_for_identity(*, kind: str, value: str, name: str) -> Contact:
-    """``_contact_for_identity``, locked: one query when the identity is known (the usual case)."""
+def _locked_contact_for_identity(*, kind: str, value: str, name: str, same_person_kinds: Sequence[str] = ()) -> Contact:
+    """``_contact_for_identity``, locked: one query when the identity is known (the usual case).
+
+    A new identity whose value another of ``same_person_kinds`` already has (a number known by SMS
+    writing on WhatsApp) joins that identity's contact instead of making a new one.
+    """
     contact = (
         Contact.objects.select_for_update(of=("self",)).filter(identities__kind=kind, identities__value=value).first()
     )
     if contact is not None:
         return contact
+    if same_person_kinds:
+        contact_join_same_value(kind=kind, value=value, other_kinds=same_person_kinds)
     contact = _contact_for_identity(kind=kind, value=value, name=name)
     return Contact.objects.select_for_update().get(pk=contact.pk)
+
+
+def contact_join_same_value(*, kind: str, value: str, other_kinds: Sequence[str]) -> None:
+    """Attach a new identity (normalized) to the contact who has the same value under one of ``other_kinds``.
+
+    The earliest such identity's contact (or the one it was merged into). Nothing when none has it,
+    or when a concurrent delivery attached it first (to whomever: the caller looks it up after).
+    """
+    other = (
+        ChannelIdentity.objects.select_related("contact")
+        .filter(kind__in=other_kinds, value=value)
+        .order_by("created_at", "pk")
+        .first()
+    )
+    if other is None:
+        return
+    contact = other.contact
+    if contact.merged_into_id is not None:
+        contact = contact.merged_into  # type: ignore[assignment]
+    with contextlib.suppress(ServiceError, IntegrityError):
+        contact_add_identity(contact=contact, kind=kind, value=value)
 
 
 def contact_add_identity(*, contact: Contact, kind: str, value: str, verified: bool = False) -> ChannelIdentity:
@@ -410,6 +438,7 @@ def message_receive_inbound(
     metadata: dict[str, Any] | None = None,
     conversation: Conversation | None = None,
     start_new_conversation: bool = False,
+    same_person_kinds: Sequence[str] = (),
 ) -> InboundResult:
     """Store a customer's message: find or create the contact and the conversation, reopen it if closed.
 
@@ -417,6 +446,8 @@ def message_receive_inbound(
     first time (``created`` is False) and changes nothing. ``conversation`` (a thread the
     channel matched, e.g. by email headers) is used only if it belongs to the same contact
     and inbox; ``start_new_conversation`` starts a fresh thread (a new email subject).
+    ``same_person_kinds``: a first message from an identity whose value one of these kinds already
+    has (a number on SMS and WhatsApp) joins that contact (``contact_join_same_value``).
     """
     try:
         value = identities.normalize(identity_kind, identity_value)
@@ -440,6 +471,7 @@ def message_receive_inbound(
             metadata=metadata or {},
             thread=conversation,
             start_new_conversation=start_new_conversation,
+            same_person_kinds=same_person_kinds,
         )
     except _DuplicateDelivery:
         existing = Message.objects.get(inbox=inbox, channel_message_id=channel_message_id)
@@ -460,10 +492,13 @@ def _receive(
     metadata: dict[str, Any],
     thread: Conversation | None,
     start_new_conversation: bool,
+    same_person_kinds: Sequence[str],
 ) -> InboundResult:
     with transaction.atomic(), webhooks.subscriptions_read_once():
         # The contact's lock serializes concurrent messages from one person, so they land in one conversation.
-        contact = _locked_contact_for_identity(kind=identity_kind, value=value, name=contact_name)
+        contact = _locked_contact_for_identity(
+            kind=identity_kind, value=value, name=contact_name, same_person_kinds=same_person_kinds
+        )
         if contact.merged_into_id is not None:  # an identity left behind by a merge in flight
             contact = Contact.objects.select_for_update().get(pk=contact.merged_into_id)
         given = contact_name.strip()[:200]

@@ -15,12 +15,9 @@ retried instead of being a 5xx that makes Twilio send the message again.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Mapping
 from typing import Any
-
-from django.db import IntegrityError
 
 from analytics import csat
 from channels_app.twilio import media
@@ -84,24 +81,12 @@ def identity_kind(inbox: Inbox) -> str:
 def join_same_number(*, kind: str, value: str) -> None:
     """Attach a new identity to the contact who already has the same number on another channel.
 
-    Done before ``message_receive_inbound``, which would otherwise create a second contact.
+    Done before the voice services, which would otherwise create a second contact (a message's
+    ``message_receive_inbound`` joins by itself, given ``same_person_kinds``).
     """
     if ChannelIdentity.objects.filter(kind=kind, value=value).exists():
         return
-    other = (
-        ChannelIdentity.objects.select_related("contact")
-        .filter(kind__in=_SAME_NUMBER_KINDS.get(kind, ()), value=value)
-        .order_by("created_at", "pk")
-        .first()
-    )
-    if other is None:
-        return
-    contact = other.contact
-    if contact.merged_into_id is not None:
-        contact = contact.merged_into  # type: ignore[assignment]
-    # A retry of the same delivery, at the same moment, may attach it first.
-    with contextlib.suppress(services.ServiceError, IntegrityError):
-        services.contact_add_identity(contact=contact, kind=kind, value=value)
+    services.contact_join_same_value(kind=kind, value=value, other_kinds=_SAME_NUMBER_KINDS.get(kind, ()))
 
 
 def already_stored(inbox: Inbox, channel_message_id: str) -> bool:
@@ -204,7 +189,6 @@ def receive_message(inbox: Inbox, data: Mapping[str, str]) -> str:
             if value
         }
     }
-    join_same_number(kind=kind, value=sender)
     result = services.message_receive_inbound(
         inbox=inbox,
         identity_kind=kind,
@@ -214,5 +198,6 @@ def receive_message(inbox: Inbox, data: Mapping[str, str]) -> str:
         contact_name=(data.get("ProfileName") or "").strip(),
         attachments=attachments,
         metadata=metadata,
+        same_person_kinds=_SAME_NUMBER_KINDS.get(kind, ()),
     )
     return "stored" if result.created else "duplicate"
